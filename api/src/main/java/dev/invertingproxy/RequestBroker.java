@@ -44,6 +44,15 @@ public interface RequestBroker {
   CompletableFuture<List<String>> awaitPending(String backendId, Duration maxWait);
 
   /**
+   * Returns the request parked under that ID, for an agent about to answer it.
+   *
+   * @throws UnknownRequestException if no such request waits for a response (never existed,
+   *     cancelled or expired)
+   * @throws DuplicateResponseException if its response is being or was already delivered
+   */
+  ParkedRequest awaitingResponse(String backendId, String requestId);
+
+  /**
    * Hands a pending request to an agent.
    *
    * @throws UnknownRequestException if no such request is parked for {@code backendId}

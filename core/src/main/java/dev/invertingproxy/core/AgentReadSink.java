@@ -1,0 +1,21 @@
+package dev.invertingproxy.core;
+
+import java.io.IOException;
+import java.io.OutputStream;
+
+/**
+ * Where {@link ProxyEngine#readRequest} writes its answer to an agent: headers first, then the
+ * parked request in HTTP/1.1 wire format.
+ *
+ * <p>Implementations are not thread-safe; one thread writes.
+ *
+ * @since 0.1
+ */
+public interface AgentReadSink {
+
+  /** Sets a header of the answer; only before {@link #body()}. */
+  void header(String name, String value);
+
+  /** Returns the answer's body stream (commits the headers). */
+  OutputStream body() throws IOException;
+}

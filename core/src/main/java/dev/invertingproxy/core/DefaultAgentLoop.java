@@ -1,0 +1,494 @@
+package dev.invertingproxy.core;
+
+import dev.invertingproxy.AgentLoop;
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.MessageBody;
+import dev.invertingproxy.RequestHead;
+import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.core.internal.HeaderHygiene;
+import dev.invertingproxy.core.internal.wire.HttpMessageReader;
+import dev.invertingproxy.core.internal.wire.HttpMessageWriter;
+import dev.invertingproxy.spi.AgentTransport;
+import dev.invertingproxy.spi.AgentTransport.BackendResponse;
+import dev.invertingproxy.spi.AgentTransport.WireMessage;
+import dev.invertingproxy.spi.AgentTransportConfig;
+import dev.invertingproxy.spi.ProxyCallException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The stock {@link AgentLoop}: one thread long-polls the proxy; each pending request runs on a
+ * worker (at most {@code maxInFlight} at once; polling pauses while all are busy, so the proxy
+ * keeps the rest for other agents). A worker claims the request, forwards it to the backend and
+ * streams the backend's response back while the backend produces it. A backend that cannot be
+ * reached is answered with a 502 that says why. Errors of the poll back off exponentially with
+ * full jitter, up to a cap.
+ *
+ * <p>It owns its poll thread and workers (named daemon threads) and, unless one was given, its
+ * transport; {@link #close()} drains in-flight requests within a bound, then releases them.
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class DefaultAgentLoop implements AgentLoop {
+  private static final System.Logger LOGGER = System.getLogger(DefaultAgentLoop.class.getName());
+  private static final int SEEN_IDS = 1000;
+
+  private final AgentTransport transport;
+  private final boolean ownsTransport;
+  private final String backendId;
+  private final URI backend;
+  private final int maxInFlight;
+  private final Duration backoffBase;
+  private final Duration backoffCap;
+  private final Duration drainTimeout;
+  private final boolean forwardUserId;
+  private final int maxHeadBytes;
+  private final Semaphore permits;
+  private final ExecutorService workers;
+  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final Object drainLock = new Object();
+  private final Map<String, Boolean> seen =
+      new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+          return size() > SEEN_IDS;
+        }
+      };
+  private final Thread poller;
+  private volatile boolean connected;
+
+  private DefaultAgentLoop(Builder builder) {
+    this.backendId = builder.backendId;
+    this.backend = builder.backend;
+    this.maxInFlight = builder.maxInFlight;
+    this.backoffBase = builder.backoffBase;
+    this.backoffCap = builder.backoffCap;
+    this.drainTimeout = builder.drainTimeout;
+    this.forwardUserId = builder.forwardUserId;
+    this.maxHeadBytes = builder.maxHeadBytes;
+    this.ownsTransport = builder.transport == null;
+    this.transport =
+        builder.transport != null
+            ? builder.transport
+            : Providers.openAgentTransport(
+                new AgentTransportConfig(
+                    builder.proxy,
+                    builder.backend,
+                    builder.pollTimeout,
+                    builder.maxInFlight,
+                    builder.proxyHeaders));
+    this.permits = new Semaphore(maxInFlight);
+    AtomicInteger workerCount = new AtomicInteger();
+    ThreadPoolExecutor pool =
+        new ThreadPoolExecutor(
+            maxInFlight,
+            maxInFlight,
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            runnable -> {
+              Thread thread =
+                  new Thread(
+                      runnable, "inverting-proxy-agent-" + workerCount.incrementAndGet());
+              thread.setDaemon(true);
+              return thread;
+            });
+    pool.allowCoreThreadTimeOut(true);
+    this.workers = pool;
+    this.poller = new Thread(this::pollLoop, "inverting-proxy-agent-poll");
+    this.poller.setDaemon(true);
+  }
+
+  /** Returns a new builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  @Override
+  public void start() {
+    if (state.compareAndSet(State.NEW, State.RUNNING)) {
+      LOGGER.log(
+          Level.INFO, () -> "agent for backend " + backendId + " started, forwarding to " + backend);
+      poller.start();
+    }
+  }
+
+  @Override
+  public State state() {
+    return state.get();
+  }
+
+  @Override
+  public boolean isConnected() {
+    return connected;
+  }
+
+  @Override
+  public int inFlight() {
+    return inFlight.get();
+  }
+
+  @Override
+  public void close() {
+    close(drainTimeout);
+  }
+
+  @Override
+  public boolean close(Duration timeout) {
+    State previous = state.getAndUpdate(s -> s == State.CLOSED ? s : State.DRAINING);
+    if (previous == State.CLOSED || previous == State.DRAINING) {
+      return inFlight.get() == 0;
+    }
+    poller.interrupt();
+    boolean drained = awaitDrained(timeout);
+    workers.shutdownNow();
+    if (ownsTransport) {
+      transport.close();
+    }
+    state.set(State.CLOSED);
+    connected = false;
+    LOGGER.log(
+        Level.INFO,
+        () -> "agent for backend " + backendId + " closed" + (drained ? "" : " (requests aborted)"));
+    return drained;
+  }
+
+  private boolean awaitDrained(Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    synchronized (drainLock) {
+      while (inFlight.get() > 0) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          return false;
+        }
+        try {
+          TimeUnit.NANOSECONDS.timedWait(drainLock, left);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  private boolean running() {
+    return state.get() == State.RUNNING;
+  }
+
+  private void pollLoop() {
+    int failures = 0;
+    while (running()) {
+      List<String> ids;
+      try {
+        ids = transport.listPending(backendId);
+        connected = true;
+        failures = 0;
+      } catch (IOException | RuntimeException e) {
+        connected = false;
+        if (!running()) {
+          break;
+        }
+        failures++;
+        long sleep = backoffMillis(failures);
+        int attempt = failures;
+        LOGGER.log(
+            Level.WARNING,
+            () -> "poll of the proxy failed (attempt " + attempt + "), retrying in " + sleep + " ms: " + e);
+        try {
+          Thread.sleep(sleep);
+        } catch (InterruptedException interrupted) {
+          break;
+        }
+        continue;
+      }
+      for (String id : ids) {
+        if (!firstSight(id)) {
+          continue;
+        }
+        try {
+          permits.acquire();
+        } catch (InterruptedException interrupted) {
+          forget(id);
+          return;
+        }
+        if (!running()) {
+          permits.release();
+          forget(id);
+          return;
+        }
+        inFlight.incrementAndGet();
+        try {
+          workers.execute(() -> serve(id));
+        } catch (RuntimeException rejected) {
+          finished();
+          forget(id);
+        }
+      }
+    }
+  }
+
+  /** Full jitter: uniform in [0, min(cap, base * 2^failures)]. */
+  private long backoffMillis(int failures) {
+    long ceiling = backoffBase.toMillis() << Math.min(failures, 20);
+    ceiling = Math.min(Math.max(ceiling, 1), backoffCap.toMillis());
+    return ThreadLocalRandom.current().nextLong(ceiling + 1);
+  }
+
+  private boolean firstSight(String id) {
+    synchronized (seen) {
+      return seen.put(id, Boolean.TRUE) == null;
+    }
+  }
+
+  private void forget(String id) {
+    synchronized (seen) {
+      seen.remove(id);
+    }
+  }
+
+  private void finished() {
+    permits.release();
+    if (inFlight.decrementAndGet() == 0) {
+      synchronized (drainLock) {
+        drainLock.notifyAll();
+      }
+    }
+  }
+
+  private void serve(String id) {
+    try {
+      WireMessage wire;
+      try {
+        wire = transport.readRequest(backendId, id);
+      } catch (ProxyCallException e) {
+        LOGGER.log(Level.DEBUG, () -> "[" + id + "] read refused: " + e.status() + " " + e.getMessage());
+        return;
+      } catch (IOException e) {
+        forget(id); // nothing was consumed; a re-offer may be taken again
+        LOGGER.log(Level.WARNING, () -> "[" + id + "] read failed: " + e);
+        return;
+      }
+      try (wire) {
+        HttpMessageReader reader = new HttpMessageReader(wire.body(), maxHeadBytes);
+        RequestHead head = reader.readRequestHead();
+        MessageBody body = reader.requestBody(head);
+        RequestHead forwarded = head;
+        if (forwardUserId) {
+          Headers headers = head.headers().without(ProtocolHeaders.USER_ID);
+          String user = wire.headers().first(ProtocolHeaders.USER_ID).orElse("");
+          if (!user.isEmpty()) {
+            headers = headers.toBuilder().add(ProtocolHeaders.USER_ID, user).build();
+          }
+          forwarded = head.withHeaders(headers);
+        }
+        RequestHead request = forwarded;
+        transport.postResponse(backendId, id, out -> forward(id, request, body, out));
+      }
+    } catch (IOException | RuntimeException e) {
+      LOGGER.log(Level.WARNING, () -> "[" + id + "] failed: " + e);
+    } finally {
+      finished();
+    }
+  }
+
+  private void forward(String id, RequestHead head, MessageBody body, OutputStream out)
+      throws IOException {
+    BackendResponse response;
+    try {
+      response = transport.forward(head, body);
+    } catch (IOException e) {
+      LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " unreachable: " + e);
+      writeBadGateway(out, head.method(), "the agent could not reach the backend " + backend + ": " + e.getMessage());
+      return;
+    }
+    try (response) {
+      ResponseHead responseHead = response.head();
+      ResponseHead cleaned =
+          responseHead.withHeaders(HeaderHygiene.withoutHopByHop(responseHead.headers(), false));
+      HttpMessageWriter.writeResponse(out, cleaned, response.body(), head.method());
+      out.flush();
+    } catch (IOException | RuntimeException e) {
+      response.cancel();
+      throw e;
+    }
+  }
+
+  private static void writeBadGateway(OutputStream out, String method, String reason)
+      throws IOException {
+    byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
+    ResponseHead head =
+        new ResponseHead(
+            "HTTP/1.1",
+            502,
+            "Bad Gateway",
+            Headers.of(
+                "Content-Type", "text/plain; charset=utf-8",
+                "Content-Length", Integer.toString(text.length)));
+    HttpMessageWriter.writeResponse(out, head, MessageBody.of(text), method);
+    out.flush();
+  }
+
+  /**
+   * Builds a {@link DefaultAgentLoop}.
+   *
+   * <p>This class is not thread-safe.
+   */
+  public static final class Builder {
+    private @Nullable URI proxy;
+    private @Nullable String backendId;
+    private URI backend = URI.create("http://localhost:8080");
+    private @Nullable AgentTransport transport;
+    private Duration pollTimeout = Duration.ofSeconds(60);
+    private int maxInFlight = 64;
+    private Duration backoffBase = Duration.ofMillis(100);
+    private Duration backoffCap = Duration.ofSeconds(3);
+    private Duration drainTimeout = Duration.ofSeconds(30);
+    private boolean forwardUserId;
+    private int maxHeadBytes = 64 * 1024;
+    private Supplier<Headers> proxyHeaders = Headers::empty;
+
+    private Builder() {}
+
+    /** The proxy's agent base URL, e.g. {@code https://proxy.example/}; required. */
+    public Builder proxy(URI proxy) {
+      this.proxy = Objects.requireNonNull(proxy, "proxy");
+      return this;
+    }
+
+    /** The backend ID this agent serves; required. */
+    public Builder backendId(String backendId) {
+      Objects.requireNonNull(backendId, "backendId");
+      if (backendId.isBlank()) {
+        throw new IllegalArgumentException("backendId is blank");
+      }
+      this.backendId = backendId;
+      return this;
+    }
+
+    /** The private backend, {@code http://host:port}; default {@code http://localhost:8080}. */
+    public Builder backend(URI backend) {
+      this.backend = Objects.requireNonNull(backend, "backend");
+      return this;
+    }
+
+    /** Uses {@code transport} instead of the discovered one; the caller closes it. */
+    public Builder transport(AgentTransport transport) {
+      this.transport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
+    /** The agent side's bound on one long poll; default 60 s (above the proxy's 25 s). */
+    public Builder pollTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("pollTimeout must be positive, was " + timeout);
+      }
+      this.pollTimeout = timeout;
+      return this;
+    }
+
+    /** How many requests are forwarded at once; default 64. */
+    public Builder maxInFlight(int max) {
+      if (max < 1 || max > 10_000) {
+        throw new IllegalArgumentException("maxInFlight must be 1..10000, was " + max);
+      }
+      this.maxInFlight = max;
+      return this;
+    }
+
+    /** Poll error back-off: full jitter over base·2^n, capped; default 100 ms and 3 s. */
+    public Builder backoff(Duration base, Duration cap) {
+      Objects.requireNonNull(base, "base");
+      Objects.requireNonNull(cap, "cap");
+      if (base.isNegative() || base.isZero() || cap.compareTo(base) < 0) {
+        throw new IllegalArgumentException("need 0 < base <= cap, got " + base + " and " + cap);
+      }
+      this.backoffBase = base;
+      this.backoffCap = cap;
+      return this;
+    }
+
+    /** How long {@link #close()} waits for in-flight requests; default 30 s. */
+    public Builder drainTimeout(Duration timeout) {
+      Objects.requireNonNull(timeout, "timeout");
+      if (timeout.isNegative()) {
+        throw new IllegalArgumentException("drainTimeout must not be negative, was " + timeout);
+      }
+      this.drainTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Passes the proxy's {@code X-Inverting-Proxy-User-ID} on to the backend, replacing any such
+     * header in the request; default off.
+     */
+    public Builder forwardUserId(boolean forward) {
+      this.forwardUserId = forward;
+      return this;
+    }
+
+    /** Headers added to every call to the proxy (credentials), asked for per call. */
+    public Builder proxyHeaders(Supplier<Headers> headers) {
+      this.proxyHeaders = Objects.requireNonNull(headers, "headers");
+      return this;
+    }
+
+    /** Sends {@code Authorization: Bearer <token>} on every call to the proxy. */
+    public Builder bearerToken(String token) {
+      Objects.requireNonNull(token, "token");
+      Headers headers = Headers.of("Authorization", "Bearer " + token);
+      this.proxyHeaders = () -> headers;
+      return this;
+    }
+
+    /** Maximum size of a parked request's head as read from the proxy; default 64 KiB. */
+    public Builder maxHeadBytes(int bytes) {
+      if (bytes < 1024) {
+        throw new IllegalArgumentException("maxHeadBytes must be >= 1024, was " + bytes);
+      }
+      this.maxHeadBytes = bytes;
+      return this;
+    }
+
+    /**
+     * Builds the agent (not started).
+     *
+     * @throws IllegalStateException if the proxy or backend ID is missing
+     * @throws dev.invertingproxy.ProviderNotFoundException if no transport was given or found
+     */
+    public DefaultAgentLoop build() {
+      if (backendId == null) {
+        throw new IllegalStateException("backendId is required");
+      }
+      if (transport == null && proxy == null) {
+        throw new IllegalStateException("proxy is required");
+      }
+      if (proxy == null) {
+        proxy = URI.create("http://unused/");
+      }
+      return new DefaultAgentLoop(this);
+    }
+  }
+}

@@ -1,0 +1,54 @@
+package dev.invertingproxy.core;
+
+import dev.invertingproxy.BackendUnavailableException;
+import dev.invertingproxy.BadRequestException;
+import dev.invertingproxy.ClientGoneException;
+import dev.invertingproxy.LimitExceededException;
+import dev.invertingproxy.MalformedMessageException;
+import dev.invertingproxy.ProxyTimeoutException;
+import dev.invertingproxy.RequestConflictException;
+import dev.invertingproxy.StorageException;
+import dev.invertingproxy.UnknownRequestException;
+
+/**
+ * The one place where failures become HTTP statuses, for client and agent calls alike.
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class ErrorMapping {
+  private ErrorMapping() {}
+
+  /** Returns the status that reports {@code failure}; 500 for anything unexpected. */
+  public static int status(Throwable failure) {
+    if (failure instanceof LimitExceededException limit) {
+      return limit.status();
+    } else if (failure instanceof MalformedMessageException
+        || failure instanceof BadRequestException) {
+      return 400;
+    } else if (failure instanceof UnknownRequestException) {
+      return 404;
+    } else if (failure instanceof RequestConflictException) {
+      return 409;
+    } else if (failure instanceof ClientGoneException) {
+      return 410;
+    } else if (failure instanceof BackendUnavailableException
+        || failure instanceof StorageException) {
+      return 503;
+    } else if (failure instanceof ProxyTimeoutException) {
+      return 504;
+    }
+    return 500;
+  }
+
+  /** Returns a one-line reason for a response body: the message, or a generic text for 500. */
+  public static String reason(Throwable failure) {
+    int status = status(failure);
+    String message = failure.getMessage();
+    if (status == 500 || message == null || message.isBlank()) {
+      return "internal error (see the proxy's log)";
+    }
+    return message.replace('\r', ' ').replace('\n', ' ');
+  }
+}

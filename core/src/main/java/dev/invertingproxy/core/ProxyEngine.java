@@ -1,0 +1,512 @@
+package dev.invertingproxy.core;
+
+import dev.invertingproxy.BackendRegistry;
+import dev.invertingproxy.BadRequestException;
+import dev.invertingproxy.ClaimedRequest;
+import dev.invertingproxy.ClientGoneException;
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
+import dev.invertingproxy.LimitExceededException;
+import dev.invertingproxy.MessageBody;
+import dev.invertingproxy.ParkedRequest;
+import dev.invertingproxy.PendingExchange;
+import dev.invertingproxy.RequestBroker;
+import dev.invertingproxy.RequestHead;
+import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.ResponseListener;
+import dev.invertingproxy.core.internal.HeaderHygiene;
+import dev.invertingproxy.core.internal.RequestIds;
+import dev.invertingproxy.core.internal.wire.HttpMessageReader;
+import dev.invertingproxy.core.internal.wire.HttpMessageWriter;
+import dev.invertingproxy.spi.Storage;
+import dev.invertingproxy.spi.StorageOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The proxy side, container-neutral: what a transport (the servlet binding) calls for client
+ * requests ({@link #handle}) and for the three v1 agent calls ({@link #pending}, {@link
+ * #readRequest}, {@link #postResponse}). Routing, header hygiene, limits, time-outs and error
+ * mapping live here; waiting happens in the storage's futures and timers, never on a thread.
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class ProxyEngine implements AutoCloseable {
+  private static final System.Logger LOGGER = System.getLogger(ProxyEngine.class.getName());
+
+  private final Storage storage;
+  private final boolean ownsStorage;
+  private final RequestBroker broker;
+  private final BackendRegistry registry;
+  private final BackendResolver resolver;
+  private final Duration longPollTimeout;
+  private final Duration responseTimeout;
+  private final Duration livenessWindow;
+  private final int maxHeadBytes;
+  private final Clock clock;
+  private final ScheduledExecutorService scheduler;
+  private final boolean ownsScheduler;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private ProxyEngine(Builder builder) {
+    this.ownsStorage = builder.storage == null;
+    this.storage =
+        builder.storage != null
+            ? builder.storage
+            : Providers.openStorage(builder.storageUri, StorageOptions.defaults());
+    this.broker = storage.broker();
+    this.registry = storage.registry();
+    this.resolver = Objects.requireNonNull(builder.resolver, "backendResolver or backend");
+    this.longPollTimeout = builder.longPollTimeout;
+    this.responseTimeout = builder.responseTimeout;
+    this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
+    this.maxHeadBytes = builder.maxHeadBytes;
+    this.clock = builder.clock;
+    this.ownsScheduler = builder.scheduler == null;
+    this.scheduler =
+        builder.scheduler != null
+            ? builder.scheduler
+            : Executors.newSingleThreadScheduledExecutor(
+                runnable -> {
+                  Thread thread = new Thread(runnable, "inverting-proxy-timer");
+                  thread.setDaemon(true);
+                  return thread;
+                });
+  }
+
+  /** Returns a new builder. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Returns how long an agent's list call waits for work before answering with no IDs. */
+  public Duration longPollTimeout() {
+    return longPollTimeout;
+  }
+
+  /** Returns how long a parked request waits for its response head before a 504. */
+  public Duration responseTimeout() {
+    return responseTimeout;
+  }
+
+  /** Returns the storage this engine uses. */
+  public Storage storage() {
+    return storage;
+  }
+
+  // ---------------------------------------------------------------- client side
+
+  /**
+   * Parks a client request for an agent, or answers it at once with an error. Returns at once;
+   * the response is sent later through {@link ClientExchange#respond} on another thread.
+   *
+   * @return a handle the transport cancels when the client disconnects
+   */
+  public Cancellable handle(ClientExchange client) {
+    Objects.requireNonNull(client, "client");
+    Optional<String> backendId;
+    try {
+      backendId = resolver.resolve(client);
+    } catch (RuntimeException e) {
+      LOGGER.log(Level.WARNING, "backend resolver failed", e);
+      respondError(client, 500, "the proxy could not route this request", Headers.empty());
+      return Cancellable.NONE;
+    }
+    if (backendId.isEmpty()) {
+      respondError(client, 404, "no backend serves this request", Headers.empty());
+      return Cancellable.NONE;
+    }
+    String backend = backendId.get();
+    Instant now = clock.instant();
+    Optional<Instant> seen = registry.lastSeen(backend);
+    if (seen.isEmpty() || seen.get().isBefore(now.minus(livenessWindow))) {
+      respondError(
+          client,
+          503,
+          "no agent is connected for backend "
+              + backend
+              + " (none polled within the last "
+              + livenessWindow.toSeconds()
+              + " s)",
+          Headers.of("Retry-After", "5"));
+      return Cancellable.NONE;
+    }
+    RequestHead head = client.head();
+    if (headSize(head) > maxHeadBytes) {
+      respondError(
+          client,
+          431,
+          "request header fields too large (limit " + maxHeadBytes + " bytes)",
+          Headers.empty());
+      return Cancellable.NONE;
+    }
+    Headers headers = HeaderHygiene.withoutHopByHop(head.headers(), true);
+    headers = HeaderHygiene.withoutProtocolHeaders(headers);
+    headers =
+        HeaderHygiene.withForwarded(
+            headers, client.remoteAddress(), client.scheme(), head.headers().first("Host").orElse(""));
+    ParkedRequest parked =
+        new ParkedRequest(
+            RequestIds.next(), backend, head.withHeaders(headers), now, client.userId().orElse(null));
+    ClientCall call = new ClientCall(client, parked);
+    try {
+      call.start(broker.submit(parked, client.body(), call));
+    } catch (LimitExceededException e) {
+      respondError(client, e.status(), e.getMessage(), Headers.of("Retry-After", "1"));
+      return Cancellable.NONE;
+    } catch (InvertingProxyException e) {
+      respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
+      return Cancellable.NONE;
+    }
+    LOGGER.log(
+        Level.DEBUG, () -> "[" + parked.id() + "] parked " + head.method() + " for " + backend);
+    return call;
+  }
+
+  /** Something a transport cancels, such as a parked request whose client left. */
+  @FunctionalInterface
+  public interface Cancellable {
+    /** Does nothing. */
+    Cancellable NONE = () -> {};
+
+    /** Cancels; idempotent. */
+    void cancel();
+  }
+
+  /** A parked client request: the broker's listener and the transport's cancel handle. */
+  private final class ClientCall implements ResponseListener, Cancellable {
+    private final ClientExchange client;
+    private final ParkedRequest parked;
+    private final AtomicBoolean answered = new AtomicBoolean();
+    private volatile @Nullable PendingExchange exchange;
+    private volatile @Nullable Future<?> timer;
+
+    ClientCall(ClientExchange client, ParkedRequest parked) {
+      this.client = client;
+      this.parked = parked;
+    }
+
+    void start(PendingExchange pending) {
+      this.exchange = pending;
+      this.timer =
+          scheduler.schedule(this::timeout, responseTimeout.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    private void timeout() {
+      PendingExchange pending = exchange;
+      if (pending != null && pending.cancel() && answered.compareAndSet(false, true)) {
+        LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] no response in time");
+        respondError(
+            client,
+            504,
+            "the agent of backend "
+                + parked.backendId()
+                + " did not answer within "
+                + responseTimeout.toSeconds()
+                + " s",
+            Headers.empty());
+      }
+    }
+
+    @Override
+    public void onResponse(ResponseHead head, MessageBody body) throws IOException {
+      if (!answered.compareAndSet(false, true)) {
+        throw new ClientGoneException("request " + parked.id() + " was already answered");
+      }
+      cancelTimer();
+      registry.used(parked.backendId(), clock.instant());
+      ResponseHead cleaned = head.withHeaders(HeaderHygiene.withoutHopByHop(head.headers(), false));
+      client.respond(cleaned, body);
+    }
+
+    @Override
+    public void onFailure(InvertingProxyException cause) {
+      if (answered.compareAndSet(false, true)) {
+        cancelTimer();
+        respondError(client, ErrorMapping.status(cause), ErrorMapping.reason(cause), Headers.empty());
+      }
+    }
+
+    @Override
+    public void cancel() {
+      cancelTimer();
+      PendingExchange pending = exchange;
+      if (pending != null && pending.cancel()) {
+        LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] cancelled: the client left");
+      }
+    }
+
+    private void cancelTimer() {
+      Future<?> scheduled = timer;
+      if (scheduled != null) {
+        scheduled.cancel(false);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- agent side
+
+  /**
+   * An agent's list call: waits up to {@link #longPollTimeout()} for pending request IDs of
+   * {@code backendId}. Records the agent as seen. The transport cancels the future if the agent
+   * disconnects.
+   *
+   * @throws BadRequestException if {@code backendId} is missing
+   */
+  public CompletableFuture<List<String>> pending(@Nullable String backendId) {
+    String backend = requireBackend(backendId);
+    registry.agentSeen(backend, clock.instant());
+    CompletableFuture<List<String>> ids = broker.awaitPending(backend, longPollTimeout);
+    ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
+    return ids;
+  }
+
+  /**
+   * An agent's read: claims the request and writes it in HTTP/1.1 wire format, its body streaming
+   * from the client.
+   *
+   * @throws BadRequestException if a header is missing
+   * @throws dev.invertingproxy.UnknownRequestException if no such request is pending
+   * @throws dev.invertingproxy.RequestConflictException if its body already streamed to a read
+   * @throws IOException if writing to the agent or reading from the client failed
+   */
+  public void readRequest(
+      @Nullable String backendId, @Nullable String requestId, AgentReadSink sink)
+      throws IOException {
+    String backend = requireBackend(backendId);
+    String id = requireRequestId(requestId);
+    ClaimedRequest claimed = broker.claim(backend, id);
+    ParkedRequest request = claimed.request();
+    sink.header(ProtocolHeaders.REQUEST_ID, request.id());
+    sink.header(
+        ProtocolHeaders.REQUEST_START_TIME,
+        DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
+    request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
+    OutputStream out = sink.body();
+    HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
+    out.flush();
+    LOGGER.log(Level.DEBUG, () -> "[" + id + "] read by an agent of " + backend);
+  }
+
+  /**
+   * An agent's post: parses the response in HTTP/1.1 wire format from {@code wire} and relays it
+   * to the waiting client, streaming; returns when the body has been relayed.
+   *
+   * @throws BadRequestException if a header is missing
+   * @throws dev.invertingproxy.UnknownRequestException if no such request waits for a response
+   * @throws dev.invertingproxy.DuplicateResponseException if it was already answered
+   * @throws dev.invertingproxy.MalformedMessageException if {@code wire} is not an HTTP response
+   * @throws ClientGoneException if the client left
+   * @throws IOException if reading from the agent failed
+   */
+  public void postResponse(@Nullable String backendId, @Nullable String requestId, InputStream wire)
+      throws IOException {
+    String backend = requireBackend(backendId);
+    String id = requireRequestId(requestId);
+    ParkedRequest request = broker.awaitingResponse(backend, id);
+    HttpMessageReader reader = new HttpMessageReader(wire, maxHeadBytes);
+    ResponseHead head = reader.readResponseHead();
+    MessageBody body = reader.responseBody(head, request.head().method());
+    broker.deliver(backend, id, head, body);
+    LOGGER.log(Level.DEBUG, () -> "[" + id + "] answered " + head.status());
+  }
+
+  private static String requireBackend(@Nullable String backendId) {
+    if (backendId == null || backendId.isBlank()) {
+      throw new BadRequestException("missing header " + ProtocolHeaders.BACKEND_ID);
+    }
+    return backendId;
+  }
+
+  private static String requireRequestId(@Nullable String requestId) {
+    if (requestId == null || requestId.isBlank()) {
+      throw new BadRequestException("missing header " + ProtocolHeaders.REQUEST_ID);
+    }
+    return requestId;
+  }
+
+  // ---------------------------------------------------------------- errors
+
+  /** Answers a client with a short text/plain error; failures to write are logged only. */
+  private static void respondError(
+      ClientExchange client, int status, String message, Headers extra) {
+    byte[] text = (message + "\n").getBytes(StandardCharsets.UTF_8);
+    Headers headers =
+        Headers.builder()
+            .add("Content-Type", "text/plain; charset=utf-8")
+            .add("Content-Length", Integer.toString(text.length))
+            .add("Cache-Control", "no-store")
+            .addAll(extra)
+            .build();
+    try {
+      client.respond(
+          new ResponseHead("HTTP/1.1", status, StatusReasons.of(status), headers),
+          MessageBody.of(text));
+    } catch (IOException | RuntimeException e) {
+      LOGGER.log(Level.DEBUG, () -> "could not send " + status + " to the client: " + e);
+    }
+  }
+
+  private static long headSize(RequestHead head) {
+    long size = head.method().length() + head.target().length() + head.version().length() + 4;
+    for (var field : head.headers().fields()) {
+      size += field.name().length() + field.value().length() + 4;
+    }
+    return size;
+  }
+
+  /** Stops the timers and closes the storage if this engine opened it. Idempotent. */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      if (ownsScheduler) {
+        scheduler.shutdownNow();
+      }
+      if (ownsStorage) {
+        storage.close();
+      }
+    }
+  }
+
+  /**
+   * Builds a {@link ProxyEngine}.
+   *
+   * <p>This class is not thread-safe.
+   */
+  public static final class Builder {
+    private @Nullable Storage storage;
+    private URI storageUri = URI.create("memory:/");
+    private @Nullable BackendResolver resolver;
+    private Duration longPollTimeout = Duration.ofSeconds(25);
+    private Duration responseTimeout = Duration.ofSeconds(60);
+    private Duration livenessGrace = Duration.ofSeconds(5);
+    private int maxHeadBytes = 32 * 1024;
+    private Clock clock = Clock.systemUTC();
+    private @Nullable ScheduledExecutorService scheduler;
+
+    private Builder() {}
+
+    /** Uses {@code storage}; the caller closes it. */
+    public Builder storage(Storage storage) {
+      this.storage = Objects.requireNonNull(storage, "storage");
+      return this;
+    }
+
+    /**
+     * Opens the storage for {@code uri} through its discovered provider ({@code memory:} by
+     * default); the engine closes it.
+     */
+    public Builder storage(URI uri) {
+      this.storageUri = Objects.requireNonNull(uri, "uri");
+      this.storage = null;
+      return this;
+    }
+
+    /** Like {@link #storage(URI)}, from text such as {@code memory:} or {@code redis://h:6379}. */
+    public Builder storage(String uri) {
+      return storage(Providers.storageUri(uri));
+    }
+
+    /** Sends every client request to {@code backendId}. */
+    public Builder backend(String backendId) {
+      this.resolver = BackendResolver.fixed(backendId);
+      return this;
+    }
+
+    /** Decides per request which backend it goes to. */
+    public Builder backendResolver(BackendResolver resolver) {
+      this.resolver = Objects.requireNonNull(resolver, "resolver");
+      return this;
+    }
+
+    /**
+     * How long an agent's list call waits for work; default 25 s. Keep it below the agents' own
+     * poll time-out (60 s for the reference agent), or IDs may be lost in transit.
+     */
+    public Builder longPollTimeout(Duration timeout) {
+      this.longPollTimeout = positive(timeout, "longPollTimeout");
+      return this;
+    }
+
+    /** How long a parked request waits for its response head before a 504; default 60 s. */
+    public Builder responseTimeout(Duration timeout) {
+      this.responseTimeout = positive(timeout, "responseTimeout");
+      return this;
+    }
+
+    /**
+     * A backend counts as connected if an agent polled within the long-poll time-out plus this
+     * grace; default 5 s. Otherwise requests get 503 at once.
+     */
+    public Builder livenessGrace(Duration grace) {
+      Objects.requireNonNull(grace, "grace");
+      if (grace.isNegative()) {
+        throw new IllegalArgumentException("livenessGrace must not be negative, was " + grace);
+      }
+      this.livenessGrace = grace;
+      return this;
+    }
+
+    /** Maximum size of a request's start line and headers; default 32 KiB (431 beyond). */
+    public Builder maxHeadBytes(int bytes) {
+      if (bytes < 1024) {
+        throw new IllegalArgumentException("maxHeadBytes must be >= 1024, was " + bytes);
+      }
+      this.maxHeadBytes = bytes;
+      return this;
+    }
+
+    /** The time source; default the system clock (UTC). */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** Runs time-outs on {@code scheduler}; the caller shuts it down. */
+    public Builder scheduler(ScheduledExecutorService scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * Builds the engine.
+     *
+     * @throws IllegalStateException if no backend or resolver was set
+     * @throws dev.invertingproxy.ProviderNotFoundException if the storage URI has no provider
+     */
+    public ProxyEngine build() {
+      if (resolver == null) {
+        throw new IllegalStateException("set backend(id) or backendResolver(resolver)");
+      }
+      return new ProxyEngine(this);
+    }
+
+    private static Duration positive(Duration value, String name) {
+      Objects.requireNonNull(value, name);
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive, was " + value);
+      }
+      return value;
+    }
+  }
+}

@@ -1,0 +1,474 @@
+package dev.invertingproxy.testkit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.invertingproxy.BackendRecord;
+import dev.invertingproxy.ClaimedRequest;
+import dev.invertingproxy.DuplicateResponseException;
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
+import dev.invertingproxy.LimitExceededException;
+import dev.invertingproxy.MessageBody;
+import dev.invertingproxy.ParkedRequest;
+import dev.invertingproxy.PendingExchange;
+import dev.invertingproxy.RequestBroker;
+import dev.invertingproxy.RequestConflictException;
+import dev.invertingproxy.RequestHead;
+import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.ResponseListener;
+import dev.invertingproxy.StorageException;
+import dev.invertingproxy.UnknownRequestException;
+import dev.invertingproxy.spi.Storage;
+import dev.invertingproxy.spi.StorageOptions;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The storage conformance kit: what every {@link Storage} must do. A storage plugin's test
+ * extends this class and implements {@link #newStorage(StorageOptions)}; it is done when the kit
+ * passes.
+ *
+ * <p>The kit passes a {@link MutableClock} in the options: expiry is tested by moving it, never
+ * by sleeping. Declare extra {@link #capabilities()} to run the tests that need them; opt a test
+ * out only through {@link #knownGaps()}, with a reason.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+public abstract class AbstractStorageConformanceTest {
+  /** The options every storage of a test is created with; its clock is {@link #clock}. */
+  protected final MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+
+  protected Storage storage;
+  private final List<Storage> opened = new ArrayList<>();
+
+  /** Creates a fresh, empty storage honouring {@code options} (clock, limits, delays). */
+  protected abstract Storage newStorage(StorageOptions options);
+
+  /** Returns the capabilities this plugin offers beyond the base contract. */
+  protected Set<Capability> capabilities() {
+    return Set.of();
+  }
+
+  /** Test method name → why this plugin cannot pass it yet. Printed, and the test skipped. */
+  protected Map<String, String> knownGaps() {
+    return Map.of();
+  }
+
+  /**
+   * Returns another storage over the same shared state as {@code first} (another proxy node).
+   * Needed only with {@link Capability#MULTI_NODE}.
+   */
+  protected Storage newPeer(Storage first, StorageOptions options) {
+    throw new UnsupportedOperationException("declare MULTI_NODE and implement newPeer");
+  }
+
+  protected StorageOptions options() {
+    return StorageOptions.defaults().withClock(clock);
+  }
+
+  protected Storage open(StorageOptions options) {
+    Storage created = newStorage(options);
+    opened.add(created);
+    return created;
+  }
+
+  @BeforeEach
+  void openStorage(org.junit.jupiter.api.TestInfo info) {
+    String method = info.getTestMethod().map(m -> m.getName()).orElse("");
+    String gap = knownGaps().get(method);
+    if (gap != null) {
+      System.out.println("[storage kit] known gap, skipped: " + method + ": " + gap);
+    }
+    assumeTrue(gap == null, () -> "known gap: " + gap);
+    storage = open(options());
+  }
+
+  @AfterEach
+  void closeStorages() {
+    for (Storage each : opened) {
+      each.close();
+    }
+  }
+
+  private void require(Capability capability) {
+    assumeTrue(
+        capabilities().contains(capability),
+        () -> "the plugin does not declare " + capability + "; test skipped");
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  protected static ParkedRequest request(String backend) {
+    return request(backend, "GET", "/");
+  }
+
+  protected static ParkedRequest request(String backend, String method, String target) {
+    return new ParkedRequest(
+        UUID.randomUUID().toString().replace("-", ""),
+        backend,
+        new RequestHead(method, target, "HTTP/1.1", Headers.of("Host", "example.test")),
+        Instant.parse("2026-01-01T00:00:00Z"),
+        null);
+  }
+
+  protected static MessageBody text(String text) {
+    return MessageBody.of(text.getBytes(StandardCharsets.UTF_8));
+  }
+
+  protected static String readAll(MessageBody body) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    body.stream().transferTo(out);
+    return out.toString(StandardCharsets.UTF_8);
+  }
+
+  protected static ResponseHead ok() {
+    return new ResponseHead("HTTP/1.1", 200, "OK", Headers.of("Content-Length", "5"));
+  }
+
+  /** Records what the broker tells a parked request. */
+  protected static final class Recorder implements ResponseListener {
+    public final CompletableFuture<String> body = new CompletableFuture<>();
+    public final CompletableFuture<ResponseHead> head = new CompletableFuture<>();
+    public final CompletableFuture<InvertingProxyException> failure = new CompletableFuture<>();
+    public final AtomicInteger calls = new AtomicInteger();
+
+    @Override
+    public void onResponse(ResponseHead responseHead, MessageBody responseBody)
+        throws IOException {
+      calls.incrementAndGet();
+      head.complete(responseHead);
+      body.complete(readAll(responseBody));
+    }
+
+    @Override
+    public void onFailure(InvertingProxyException cause) {
+      calls.incrementAndGet();
+      failure.complete(cause);
+    }
+  }
+
+  private List<String> poll(RequestBroker broker, String backend) throws Exception {
+    return broker.awaitPending(backend, Duration.ofMillis(50)).get(10, TimeUnit.SECONDS);
+  }
+
+  // ------------------------------------------------------------------ the contract
+
+  @Test
+  @DisplayName("a submitted request is offered, claimed with its body, and answered")
+  void roundTrip() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1", "POST", "/upload?x=1");
+    Recorder recorder = new Recorder();
+    broker.submit(parked, text("request body"), recorder);
+
+    assertThat(poll(broker, "b1")).containsExactly(parked.id());
+    ClaimedRequest claimed = broker.claim("b1", parked.id());
+    assertThat(claimed.request().head()).isEqualTo(parked.head());
+    assertThat(claimed.request().id()).isEqualTo(parked.id());
+    assertThat(readAll(claimed.body())).isEqualTo("request body");
+
+    assertThat(broker.awaitingResponse("b1", parked.id()).head().method()).isEqualTo("POST");
+    broker.deliver("b1", parked.id(), ok(), text("hello"));
+    assertThat(recorder.head.get(5, TimeUnit.SECONDS).status()).isEqualTo(200);
+    assertThat(recorder.body.get(5, TimeUnit.SECONDS)).isEqualTo("hello");
+    assertThat(recorder.calls).hasValue(1);
+  }
+
+  @Test
+  @DisplayName("an empty poll returns no IDs when its wait ends")
+  void emptyPollReturnsAtTimeout() throws Exception {
+    CompletableFuture<List<String>> ids =
+        storage.broker().awaitPending("idle", Duration.ofMillis(200));
+    assertThat(ids.get(10, TimeUnit.SECONDS)).isEmpty();
+  }
+
+  @Test
+  @DisplayName("a waiting poll is woken by a new request")
+  void waitingPollIsWoken() throws Exception {
+    CompletableFuture<List<String>> ids =
+        storage.broker().awaitPending("b1", Duration.ofSeconds(20));
+    assertThat(ids).isNotDone();
+    ParkedRequest parked = request("b1");
+    storage.broker().submit(parked, MessageBody.empty(), new Recorder());
+    assertThat(ids.get(10, TimeUnit.SECONDS)).containsExactly(parked.id());
+  }
+
+  @Test
+  @DisplayName("requests are offered only to their own backend's polls")
+  void backendsAreIsolated() throws Exception {
+    ParkedRequest forA = request("a");
+    storage.broker().submit(forA, MessageBody.empty(), new Recorder());
+    assertThat(poll(storage.broker(), "b")).isEmpty();
+    assertThatThrownBy(() -> storage.broker().claim("b", forA.id()))
+        .isInstanceOf(UnknownRequestException.class);
+    assertThat(poll(storage.broker(), "a")).containsExactly(forA.id());
+  }
+
+  @Test
+  @DisplayName("exactly one of several concurrent polls gets each request")
+  void eachRequestOfferedOnce() throws Exception {
+    RequestBroker broker = storage.broker();
+    int pollers = 8;
+    int requests = 200;
+    Set<String> submitted = ConcurrentHashMap.newKeySet();
+    List<String> offered = new CopyOnWriteArrayList<>();
+    ExecutorService pool = Executors.newFixedThreadPool(pollers);
+    CountDownLatch started = new CountDownLatch(pollers);
+    try {
+      for (int i = 0; i < pollers; i++) {
+        pool.execute(
+            () -> {
+              started.countDown();
+              long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+              while (offered.size() < requests && System.nanoTime() < deadline) {
+                try {
+                  offered.addAll(
+                      broker.awaitPending("shared", Duration.ofMillis(100)).get(10, TimeUnit.SECONDS));
+                } catch (Exception e) {
+                  return;
+                }
+              }
+            });
+      }
+      started.await();
+      for (int i = 0; i < requests; i++) {
+        ParkedRequest parked = request("shared");
+        submitted.add(parked.id());
+        broker.submit(parked, MessageBody.empty(), new Recorder());
+      }
+      pool.shutdown();
+      assertThat(pool.awaitTermination(20, TimeUnit.SECONDS)).isTrue();
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(offered).hasSize(requests).doesNotHaveDuplicates();
+    assertThat(new HashSet<>(offered)).isEqualTo(submitted);
+  }
+
+  @Test
+  @DisplayName("responses correlate with their own requests")
+  void responsesCorrelate() throws Exception {
+    RequestBroker broker = storage.broker();
+    List<ParkedRequest> parked = new ArrayList<>();
+    List<Recorder> recorders = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      ParkedRequest each = request("b1", "GET", "/" + i);
+      Recorder recorder = new Recorder();
+      broker.submit(each, MessageBody.empty(), recorder);
+      parked.add(each);
+      recorders.add(recorder);
+    }
+    List<Integer> order = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      order.add(i);
+    }
+    Collections.shuffle(order);
+    for (int i : order) {
+      String target = broker.claim("b1", parked.get(i).id()).request().head().target();
+      broker.deliver(
+          "b1",
+          parked.get(i).id(),
+          new ResponseHead("HTTP/1.1", 200, "OK", Headers.empty()),
+          text("answer to " + target));
+    }
+    for (int i = 0; i < 20; i++) {
+      assertThat(recorders.get(i).body.get(5, TimeUnit.SECONDS)).isEqualTo("answer to /" + i);
+    }
+  }
+
+  @Test
+  @DisplayName("a second response is refused and the first is unaffected")
+  void duplicateResponseRefused() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    Recorder recorder = new Recorder();
+    broker.submit(parked, MessageBody.empty(), recorder);
+    broker.claim("b1", parked.id());
+    broker.deliver("b1", parked.id(), ok(), text("first"));
+    assertThatThrownBy(() -> broker.deliver("b1", parked.id(), ok(), text("again")))
+        .isInstanceOf(DuplicateResponseException.class);
+    assertThatThrownBy(() -> broker.awaitingResponse("b1", parked.id()))
+        .isInstanceOf(DuplicateResponseException.class);
+    assertThat(recorder.body.get(5, TimeUnit.SECONDS)).isEqualTo("first");
+    assertThat(recorder.calls).hasValue(1);
+  }
+
+  @Test
+  @DisplayName("the memory of answered requests expires: later it is an unknown request")
+  void answeredMemoryExpires() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    broker.submit(parked, MessageBody.empty(), new Recorder());
+    broker.deliver("b1", parked.id(), ok(), text("first"));
+    clock.advance(options().answeredMemory().plusSeconds(1));
+    // Any later delivery moves expiry along; then the old ID is simply unknown.
+    ParkedRequest later = request("b1");
+    broker.submit(later, MessageBody.empty(), new Recorder());
+    broker.deliver("b1", later.id(), ok(), text("later"));
+    assertThatThrownBy(() -> broker.deliver("b1", parked.id(), ok(), text("again")))
+        .isInstanceOf(UnknownRequestException.class);
+  }
+
+  @Test
+  @DisplayName("unknown IDs and wrong backends are refused as unknown")
+  void unknownIds() {
+    RequestBroker broker = storage.broker();
+    assertThatThrownBy(() -> broker.claim("b1", "nope")).isInstanceOf(UnknownRequestException.class);
+    assertThatThrownBy(() -> broker.deliver("b1", "nope", ok(), text("x")))
+        .isInstanceOf(UnknownRequestException.class);
+    assertThatThrownBy(() -> broker.awaitingResponse("b1", "nope"))
+        .isInstanceOf(UnknownRequestException.class);
+  }
+
+  @Test
+  @DisplayName("a cancelled request is never offered, claimed or answered")
+  void cancelledRequestDisappears() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    Recorder recorder = new Recorder();
+    PendingExchange exchange = broker.submit(parked, MessageBody.empty(), recorder);
+    assertThat(exchange.id()).isEqualTo(parked.id());
+    assertThat(exchange.cancel()).isTrue();
+    assertThat(exchange.cancel()).isTrue();
+    assertThat(poll(broker, "b1")).isEmpty();
+    assertThatThrownBy(() -> broker.claim("b1", parked.id()))
+        .isInstanceOf(UnknownRequestException.class);
+    assertThatThrownBy(() -> broker.deliver("b1", parked.id(), ok(), text("x")))
+        .isInstanceOf(UnknownRequestException.class);
+    assertThat(recorder.calls).hasValue(0);
+  }
+
+  @Test
+  @DisplayName("a request whose response started cannot be cancelled")
+  void cancelAfterResponseRefused() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    PendingExchange exchange = broker.submit(parked, MessageBody.empty(), new Recorder());
+    broker.deliver("b1", parked.id(), ok(), text("hello"));
+    assertThat(exchange.cancel()).isFalse();
+  }
+
+  @Test
+  @DisplayName("an offered but unclaimed request is offered again after the re-offer delay")
+  void unclaimedIsReoffered() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    broker.submit(parked, MessageBody.empty(), new Recorder());
+    assertThat(poll(broker, "b1")).containsExactly(parked.id());
+    assertThat(poll(broker, "b1")).isEmpty();
+    clock.advance(options().reofferDelay().plusMillis(1));
+    assertThat(poll(broker, "b1")).containsExactly(parked.id());
+    broker.claim("b1", parked.id());
+    clock.advance(options().reofferDelay().plusMillis(1));
+    assertThat(poll(broker, "b1")).isEmpty();
+  }
+
+  @Test
+  @DisplayName("a read may be repeated until the body starts streaming, then it is a conflict")
+  void repeatedClaim() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1", "POST", "/");
+    broker.submit(parked, text("abc"), new Recorder());
+    broker.claim("b1", parked.id());
+    ClaimedRequest second = broker.claim("b1", parked.id());
+    assertThat(second.body().stream().read()).isEqualTo('a');
+    assertThatThrownBy(() -> broker.claim("b1", parked.id()))
+        .isInstanceOf(RequestConflictException.class);
+  }
+
+  @Test
+  @DisplayName("a full backend queue refuses new requests with 503")
+  void queueLimit() {
+    Storage limited = open(options().withMaxPendingPerBackend(3));
+    for (int i = 0; i < 3; i++) {
+      limited.broker().submit(request("b1"), MessageBody.empty(), new Recorder());
+    }
+    assertThatThrownBy(
+            () -> limited.broker().submit(request("b1"), MessageBody.empty(), new Recorder()))
+        .isInstanceOfSatisfying(
+            LimitExceededException.class, e -> assertThat(e.status()).isEqualTo(503));
+    // another backend is not affected
+    limited.broker().submit(request("b2"), MessageBody.empty(), new Recorder());
+  }
+
+  @Test
+  @DisplayName("close() fails pending requests, ends waiting polls, and is idempotent")
+  void closeIsIdempotent() throws Exception {
+    Storage closing = open(options());
+    Recorder recorder = new Recorder();
+    closing.broker().submit(request("b1"), MessageBody.empty(), recorder);
+    CompletableFuture<List<String>> waiting =
+        closing.broker().awaitPending("b2", Duration.ofSeconds(20));
+    closing.close();
+    closing.close();
+    assertThat(recorder.failure.get(5, TimeUnit.SECONDS)).isInstanceOf(StorageException.class);
+    assertThat(waiting.get(5, TimeUnit.SECONDS)).isEmpty();
+  }
+
+  @Test
+  @DisplayName("the registry creates, lists, reads and deletes records")
+  void registryRecords() {
+    var registry = storage.registry();
+    registry.put(new BackendRecord("b", Set.of("agent@x"), Set.of("allUsers"), List.of("/"), null));
+    registry.put(new BackendRecord("a", Set.of("agent@y"), Set.of("u@x"), List.of("/a"), null));
+    assertThat(registry.list()).extracting(BackendRecord::id).containsExactly("a", "b");
+    assertThat(registry.get("a")).get().extracting(BackendRecord::pathPrefixes).isEqualTo(List.of("/a"));
+    assertThat(registry.delete("a")).isTrue();
+    assertThat(registry.delete("a")).isFalse();
+    assertThat(registry.get("a")).isEmpty();
+  }
+
+  @Test
+  @DisplayName("the registry tracks agent liveness and last use, registered or not")
+  void registryLiveness() {
+    var registry = storage.registry();
+    Instant t1 = Instant.parse("2026-01-01T00:00:10Z");
+    Instant t2 = Instant.parse("2026-01-01T00:00:20Z");
+    assertThat(registry.lastSeen("x")).isEmpty();
+    registry.agentSeen("x", t2);
+    registry.agentSeen("x", t1); // older news never moves it back
+    assertThat(registry.lastSeen("x")).contains(t2);
+    registry.put(new BackendRecord("x", Set.of(), Set.of("allUsers"), List.of("/"), null));
+    registry.used("x", t1);
+    assertThat(registry.get("x")).get().extracting(BackendRecord::lastUsed).isEqualTo(t1);
+  }
+
+  @Test
+  @DisplayName("with several nodes, a request submitted on one is served from another")
+  void crossNode() throws Exception {
+    require(Capability.MULTI_NODE);
+    Storage peer = newPeer(storage, options());
+    opened.add(peer);
+    ParkedRequest parked = request("b1");
+    Recorder recorder = new Recorder();
+    storage.broker().submit(parked, text("x"), recorder);
+    assertThat(poll(peer.broker(), "b1")).containsExactly(parked.id());
+    assertThat(readAll(peer.broker().claim("b1", parked.id()).body())).isEqualTo("x");
+    peer.broker().deliver("b1", parked.id(), ok(), text("hello"));
+    assertThat(recorder.body.get(10, TimeUnit.SECONDS)).isEqualTo("hello");
+  }
+}

@@ -1,0 +1,165 @@
+package dev.invertingproxy.transport.servlet;
+
+import com.squareup.moshi.JsonAdapter;
+import com.squareup.moshi.Moshi;
+import com.squareup.moshi.Types;
+import dev.invertingproxy.core.AgentReadSink;
+import dev.invertingproxy.core.ErrorMapping;
+import dev.invertingproxy.core.ProtocolHeaders;
+import dev.invertingproxy.core.ProxyEngine;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The agent-facing endpoints of the v1 protocol, for the reference Go agent and ours alike:
+ *
+ * <ul>
+ *   <li>{@code GET {base}agent/pending}: long poll; a JSON array of request IDs ({@code []} when
+ *       none arrived in time). Asynchronous: no container thread waits.
+ *   <li>{@code GET {base}agent/request}: one parked request in HTTP/1.1 wire format, with {@code
+ *       X-Inverting-Proxy-Request-Start-Time} and, if known, {@code X-Inverting-Proxy-User-ID}.
+ *   <li>{@code POST {base}agent/response}: the backend's response in HTTP/1.1 wire format
+ *       (chunked, with trailers), relayed to the client while it arrives.
+ * </ul>
+ *
+ * <p>Requests are matched by the end of their path, so the servlet may be mapped anywhere ({@code
+ * /agent/*} or {@code /tunnel/*}). Errors are answered with a status and a one-line reason.
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public class AgentServlet extends HttpServlet {
+  private static final long serialVersionUID = 1L;
+  private static final System.Logger LOGGER = System.getLogger(AgentServlet.class.getName());
+  private static final JsonAdapter<List<String>> IDS =
+      new Moshi.Builder().build().adapter(Types.newParameterizedType(List.class, String.class));
+
+  private final transient ProxyEngine engine;
+
+  public AgentServlet(ProxyEngine engine) {
+    this.engine = Objects.requireNonNull(engine, "engine");
+  }
+
+  @Override
+  protected void service(HttpServletRequest request, HttpServletResponse response)
+      throws IOException {
+    String path = request.getRequestURI();
+    String method = request.getMethod();
+    try {
+      if (path.endsWith("agent/pending")) {
+        if (requireMethod("GET", method, response)) {
+          pending(request, response);
+        }
+      } else if (path.endsWith("agent/request")) {
+        if (requireMethod("GET", method, response)) {
+          read(request, response);
+        }
+      } else if (path.endsWith("agent/response")) {
+        if (requireMethod("POST", method, response)) {
+          engine.postResponse(backendId(request), requestId(request), request.getInputStream());
+          response.setStatus(200);
+          response.setContentLength(0);
+        }
+      } else {
+        error(response, 404, "no agent endpoint at " + path);
+      }
+    } catch (IOException | RuntimeException e) {
+      int status = ErrorMapping.status(e);
+      LOGGER.log(
+          status == 500 ? Level.WARNING : Level.DEBUG,
+          () -> "agent call " + method + " " + path + " failed: " + e,
+          status == 500 ? e : null);
+      error(response, status, ErrorMapping.reason(e));
+    }
+  }
+
+  private void pending(HttpServletRequest request, HttpServletResponse response) {
+    CompletableFuture<List<String>> ids = engine.pending(backendId(request));
+    AsyncContext async = request.startAsync();
+    // Not a cut-off: the engine answers first; this only frees a poll whose answer got lost.
+    async.setTimeout(engine.longPollTimeout().toMillis() + 30_000);
+    ContainerSupport.of(request).onDisconnect(request, () -> ids.cancel(false));
+    ids.whenComplete(
+        (list, failure) -> {
+          try {
+            if (failure != null) {
+              error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
+            } else {
+              byte[] json = IDS.toJson(list).getBytes(StandardCharsets.UTF_8);
+              response.setStatus(200);
+              response.setContentType("application/json");
+              response.setContentLength(json.length);
+              response.getOutputStream().write(json);
+            }
+          } catch (IOException | RuntimeException e) {
+            LOGGER.log(Level.DEBUG, () -> "could not answer a poll: " + e);
+          } finally {
+            try {
+              async.complete();
+            } catch (IllegalStateException alreadyDone) {
+              // timed out or the agent left
+            }
+          }
+        });
+  }
+
+  private void read(HttpServletRequest request, HttpServletResponse response) throws IOException {
+    engine.readRequest(
+        backendId(request),
+        requestId(request),
+        new AgentReadSink() {
+          @Override
+          public void header(String name, String value) {
+            response.setHeader(name, value);
+          }
+
+          @Override
+          public OutputStream body() throws IOException {
+            response.setStatus(200);
+            response.setContentType("text/plain");
+            return response.getOutputStream();
+          }
+        });
+  }
+
+  private static String backendId(HttpServletRequest request) {
+    return request.getHeader(ProtocolHeaders.BACKEND_ID);
+  }
+
+  private static String requestId(HttpServletRequest request) {
+    return request.getHeader(ProtocolHeaders.REQUEST_ID);
+  }
+
+  private static boolean requireMethod(String expected, String method, HttpServletResponse response)
+      throws IOException {
+    if (expected.equals(method)) {
+      return true;
+    }
+    response.setHeader("Allow", expected);
+    error(response, 405, "use " + expected + " here, not " + method);
+    return false;
+  }
+
+  private static void error(HttpServletResponse response, int status, String reason)
+      throws IOException {
+    if (response.isCommitted()) {
+      return; // too late for a status; the stream is cut instead
+    }
+    response.reset();
+    byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
+    response.setStatus(status);
+    response.setContentType("text/plain;charset=utf-8");
+    response.setContentLength(text.length);
+    response.getOutputStream().write(text);
+  }
+}
