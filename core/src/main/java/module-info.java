@@ -6,7 +6,7 @@ module dev.invertingproxy.core {
   requires transitive dev.invertingproxy;
   requires static org.jspecify; // annotations only
 
-  // exports dev.invertingproxy.core; (enabled once the package has types)
+  exports dev.invertingproxy.core;
 
   uses dev.invertingproxy.spi.StorageProvider;
   uses dev.invertingproxy.spi.AgentTransportProvider;

@@ -22,28 +22,28 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Reads HTTP/1.1 messages (RFC 9112) from a byte stream, one head and one streaming body at a
- * time.
+ * Reads HTTP/1.1 messages (RFC 9112) from a byte stream, one head and one streaming body at a time.
  *
  * <p>The reader is strict where leniency enables request smuggling or header injection, and
- * faithful everywhere else: header order, name case and repetitions are kept, the request target
- * is kept byte for byte (never decoded), and field values are decoded as ISO-8859-1 so that every
- * byte survives. Only CRLF ends a line; NUL, bare CR, bare LF, other control characters, obs-fold
- * and whitespace before a colon are refused with a {@link MalformedMessageException} that says
- * what was wrong and where. A head larger than {@code maxHeadBytes} (and, separately, a trailer
- * section larger than that) is refused with a {@link LimitExceededException} of status 431.
+ * faithful everywhere else: header order, name case and repetitions are kept, the request target is
+ * kept byte for byte (never decoded), and field values are decoded as ISO-8859-1 so that every byte
+ * survives. Only CRLF ends a line; NUL, bare CR, bare LF, other control characters, obs-fold and
+ * whitespace before a colon are refused with a {@link MalformedMessageException} that says what was
+ * wrong and where. A head larger than {@code maxHeadBytes} (and, separately, a trailer section
+ * larger than that) is refused with a {@link LimitExceededException} of status 431.
  *
  * <p>Bodies are never buffered whole: {@link #requestBody} and {@link #responseBody} return a
  * {@link MessageBody} whose stream decodes the framing (Content-Length, chunked, or read to end of
  * stream) lazily from the underlying input. The reader reads ahead only into its own buffer, so
  * once a body has been read to its end the reader stands exactly after that message and the next
- * head can be read (pipelining). A body that ends early throws {@link EOFException}, never a
- * normal end of stream, so a truncated message can't pass for a complete one.
+ * head can be read (pipelining). A body that ends early throws {@link EOFException}, never a normal
+ * end of stream, so a truncated message can't pass for a complete one.
  *
- * <p>Usage: read a head, then get its body with {@link #requestBody} or {@link #responseBody}
- * (even when it is empty), read the body to its end, then read the next head. Reading a head
- * while the previous body is unread, unfinished or was closed early throws {@link
- * IllegalStateException}: otherwise body bytes would be parsed as the next message.
+ * <p>Usage: read a head, then get its body with {@link #requestBody} or {@link #responseBody} (even
+ * when it is empty), read the body to its end, then read the next head. Reading a head while the
+ * previous body is unread, unfinished or was closed early throws {@link IllegalStateException}:
+ * otherwise body bytes would be parsed as the next message. For the same reason, once a head or its
+ * framing has been refused, every further call throws {@link IllegalStateException}.
  *
  * <p>The reader never closes the underlying stream; the caller owns it. This class is not
  * thread-safe.
@@ -72,24 +72,31 @@ public final class HttpMessageReader {
   private final InputStream in;
   private final int maxHeadBytes;
   private final byte[] buf = new byte[BUFFER_SIZE];
+
   /** Next unread byte in {@link #buf}. */
   private int pos;
+
   /** End of the valid bytes in {@link #buf}. */
   private int limit;
 
   /** Holds a line that spans buffer refills; grows up to the line's budget. */
   private byte[] scratch = NO_BYTES;
+
   /** The last line read, without CRLF: {@code lineBytes[lineStart, lineEnd)}. */
   private byte[] lineBytes = buf;
+
   private int lineStart;
   private int lineEnd;
 
   /** "request head" or "response head", for limit messages. */
   private String headName = "message head";
+
   /** True between reading a head and asking for its body. */
   private boolean bodyPending;
+
   /** The body being read, or null if the last body was empty or none was read yet. */
   private @Nullable BodyStream currentBody;
+
   /** True once a head or its framing was refused: where the next message starts is unknown. */
   private boolean failed;
 
@@ -111,8 +118,8 @@ public final class HttpMessageReader {
   /**
    * Reads a request line ({@code method SP request-target SP HTTP-version}) and the header section.
    *
-   * @throws MalformedMessageException if the bytes are not a valid request head, including an
-   *     empty stream or one that ends inside the head
+   * @throws MalformedMessageException if the bytes are not a valid request head, including an empty
+   *     stream or one that ends inside the head
    * @throws LimitExceededException with status 431 if the head exceeds {@code maxHeadBytes}
    * @throws IllegalStateException if the previous message's body was not read to its end
    */
@@ -179,9 +186,9 @@ public final class HttpMessageReader {
   }
 
   /**
-   * Reads a status line ({@code HTTP-version SP 3DIGIT [SP reason-phrase]}) and the header
-   * section. Any {@code HTTP/<digit>.<digit>} version is accepted (some agents send {@code
-   * HTTP/2.0}); the reason phrase may be empty or missing and may hold SP, HTAB and obs-text.
+   * Reads a status line ({@code HTTP-version SP 3DIGIT [SP reason-phrase]}) and the header section.
+   * Any {@code HTTP/<digit>.<digit>} version is accepted (some agents send {@code HTTP/2.0}); the
+   * reason phrase may be empty or missing and may hold SP, HTAB and obs-text.
    *
    * @throws MalformedMessageException if the bytes are not a valid response head
    * @throws LimitExceededException with status 431 if the head exceeds {@code maxHeadBytes}
@@ -217,7 +224,9 @@ public final class HttpMessageReader {
     if (end - i < 3) {
       throw new MalformedMessageException("missing 3-digit status code in status line");
     }
-    if (!HttpSyntax.isDigit(a[i]) || !HttpSyntax.isDigit(a[i + 1]) || !HttpSyntax.isDigit(a[i + 2])) {
+    if (!HttpSyntax.isDigit(a[i])
+        || !HttpSyntax.isDigit(a[i + 1])
+        || !HttpSyntax.isDigit(a[i + 2])) {
       throw new MalformedMessageException("status code is not 3 digits in status line");
     }
     int status = (a[i] - '0') * 100 + (a[i + 1] - '0') * 10 + (a[i + 2] - '0');
@@ -258,10 +267,10 @@ public final class HttpMessageReader {
   }
 
   /**
-   * Returns the body of the response whose head was just read. A response to HEAD and a 1xx, 204
-   * or 304 response have no body whatever their headers say (which are left as they are);
-   * otherwise framing is as for requests, except that a response with neither Transfer-Encoding
-   * nor Content-Length runs to the end of the stream (length -1, no trailers).
+   * Returns the body of the response whose head was just read. A response to HEAD and a 1xx, 204 or
+   * 304 response have no body whatever their headers say (which are left as they are); otherwise
+   * framing is as for requests, except that a response with neither Transfer-Encoding nor
+   * Content-Length runs to the end of the stream (length -1, no trailers).
    *
    * @param requestMethod the method of the request this response answers (case-sensitive)
    * @throws MalformedMessageException if the framing headers are invalid or contradict each other
@@ -505,7 +514,9 @@ public final class HttpMessageReader {
         // RFC 9112 §5.1: no whitespace is allowed between the field name and the colon; a server
         // must reject such a line because peers disagree on the name.
         throw new MalformedMessageException(
-            (j < end && a[j] == ':' ? "whitespace before colon in " : "whitespace in field name in ")
+            (j < end && a[j] == ':'
+                    ? "whitespace before colon in "
+                    : "whitespace in field name in ")
                 + describe(kind, lineNo));
       }
       throw invalid(a[i], "field name", kind, lineNo);
@@ -561,15 +572,19 @@ public final class HttpMessageReader {
     if (n == 3 && a[from] == 'G' && a[from + 1] == 'E' && a[from + 2] == 'T') {
       return "GET";
     }
-    if (n == 4 && a[from] == 'P' && a[from + 1] == 'O' && a[from + 2] == 'S' && a[from + 3] == 'T') {
+    if (n == 4
+        && a[from] == 'P'
+        && a[from + 1] == 'O'
+        && a[from + 2] == 'S'
+        && a[from + 3] == 'T') {
       return "POST";
     }
     return new String(a, from, n, ISO_8859_1);
   }
 
   /**
-   * Reads one CRLF-terminated line into {@code lineBytes[lineStart, lineEnd)} (CRLF excluded).
-   * The line is parsed straight from the read buffer; only a line that spans a refill is copied.
+   * Reads one CRLF-terminated line into {@code lineBytes[lineStart, lineEnd)} (CRLF excluded). The
+   * line is parsed straight from the read buffer; only a line that spans a refill is copied.
    *
    * @param budget the most bytes the line may take, CRLF included
    * @return the bytes consumed, CRLF included, or -1 if the stream ended before the line's first
@@ -642,9 +657,9 @@ public final class HttpMessageReader {
   }
 
   /**
-   * Reads up to {@code len} bytes that the caller knows belong to the current body: buffered
-   * bytes first, then straight from the stream for large reads (no copy, and never past the
-   * message because {@code len} is bounded by the body), else through the buffer.
+   * Reads up to {@code len} bytes that the caller knows belong to the current body: buffered bytes
+   * first, then straight from the stream for large reads (no copy, and never past the message
+   * because {@code len} is bounded by the body), else through the buffer.
    *
    * @return the bytes read, or -1 at the end of the stream
    */
@@ -711,8 +726,8 @@ public final class HttpMessageReader {
 
   /**
    * Reports a stream that ended inside a line. Inside a head the bytes are not a message
-   * (malformed, thrown here); inside a body the message was truncated, which callers must see as
-   * an {@link EOFException} (returned, for the caller to throw).
+   * (malformed, thrown here); inside a body the message was truncated, which callers must see as an
+   * {@link EOFException} (returned, for the caller to throw).
    */
   private IOException endOfStream(int kind, int lineNo) {
     if (kind == TRAILER_LINE || kind == CHUNK_SIZE_LINE) {
@@ -847,8 +862,10 @@ public final class HttpMessageReader {
   private final class ChunkedStream extends BodyStream {
     /** Data bytes left in the current chunk; 0 between chunks. */
     private long chunkRemaining;
+
     /** True once a chunk's data is read and its CRLF is still due. */
     private boolean crlfDue;
+
     private Headers trailers = Headers.empty();
 
     @Override

@@ -20,8 +20,8 @@ import java.util.List;
 /**
  * Writes HTTP/1.1 messages (RFC 9112): a head, then its body streamed and framed.
  *
- * <p>Heads are written as given: header order, name case and repetitions are kept, and strings
- * are encoded as ISO-8859-1. Only the framing headers are adjusted to the body, which decides the
+ * <p>Heads are written as given: header order, name case and repetitions are kept, and strings are
+ * encoded as ISO-8859-1. Only the framing headers are adjusted to the body, which decides the
  * framing by {@link MessageBody#contentLength()}:
  *
  * <ul>
@@ -33,21 +33,21 @@ import java.util.List;
  *       Transfer-Encoding field is kept in place with the value {@code chunked}, later ones are
  *       dropped; without one, {@code Transfer-Encoding: chunked} is appended. Each read from the
  *       body becomes one chunk, then the last chunk carries the body's trailers.
- *   <li>a response that has no body (to HEAD, or 1xx, 204, 304): the head is written unchanged
- *       and the body is not touched.
+ *   <li>a response that has no body (to HEAD, or 1xx, 204, 304): the head is written unchanged and
+ *       the body is not touched.
  * </ul>
  *
- * <p>Everything written is validated first, so that no caller-supplied string can inject a line
- * or a header: method and field names must be tokens, the request target visible ASCII, the
- * version {@code HTTP/<digit>.<digit>}, field values and the reason phrase free of control
- * characters other than HTAB (so no CR, LF or NUL) and of characters beyond ISO-8859-1. What this
- * writer accepts, {@link HttpMessageReader} accepts too. A violation throws {@link
- * MalformedMessageException} before any byte of the head is written (for trailers: before the
- * last chunk, so the peer sees a truncated message).
+ * <p>Everything written is validated first, so that no caller-supplied string can inject a line or
+ * a header: method and field names must be tokens, the request target visible ASCII, the version
+ * {@code HTTP/<digit>.<digit>}, field values and the reason phrase free of control characters other
+ * than HTAB (so no CR, LF or NUL) and of characters beyond ISO-8859-1. What this writer accepts,
+ * {@link HttpMessageReader} accepts too. A violation throws {@link MalformedMessageException}
+ * before any byte of the head is written (for trailers: before the last chunk, so the peer sees a
+ * truncated message).
  *
- * <p>Streaming: the head is flushed at once, and after each body read the output is flushed if
- * the body has nothing more immediately {@linkplain InputStream#available() available}, so a
- * trickling source (server-sent events) reaches the peer without waiting for its next event.
+ * <p>Streaming: the head is flushed at once, and after each body read the output is flushed if the
+ * body has nothing more immediately {@linkplain InputStream#available() available}, so a trickling
+ * source (server-sent events) reaches the peer without waiting for its next event.
  *
  * <p>The writer closes neither the output nor the body. This class is stateless and thread-safe;
  * each call uses its own buffers.
@@ -97,8 +97,8 @@ public final class HttpMessageWriter {
 
   /**
    * Writes a response: the status line, the headers with framing adjusted to {@code body}, the
-   * blank line and the body; a response without a body (to HEAD, or 1xx, 204, 304) is written
-   * with its headers unchanged and {@code body} is not read.
+   * blank line and the body; a response without a body (to HEAD, or 1xx, 204, 304) is written with
+   * its headers unchanged and {@code body} is not read.
    *
    * @param requestMethod the method of the request this response answers (case-sensitive)
    * @throws MalformedMessageException if the head or the trailers can't be written safely
@@ -115,7 +115,7 @@ public final class HttpMessageWriter {
     String version = head.version();
     String reason = head.reason();
     checkVersion(version);
-    byte[] bytes = new byte[version.length() + 5 + 1 + reason.length() + 2 + fieldsSize(fields)];
+    byte[] bytes = new byte[version.length() + 5 + reason.length() + 2 + fieldsSize(fields)];
     int at = putAscii(bytes, 0, version);
     bytes[at++] = SP;
     int status = head.status();
@@ -156,7 +156,9 @@ public final class HttpMessageWriter {
       } else if (isLength == (length >= 0) && !hasFraming) {
         // Kept in place so that a message passed through keeps its header order.
         boolean same =
-            isLength ? field.value().equals(lengthValue) : field.value().equalsIgnoreCase("chunked");
+            isLength
+                ? field.value().equals(lengthValue)
+                : field.value().equalsIgnoreCase("chunked");
         framed.add(same ? field : new Header(field.name(), lengthValue));
         hasFraming = true;
       }
