@@ -7,6 +7,9 @@ module dev.invertingproxy.core {
   requires static org.jspecify; // annotations only
 
   exports dev.invertingproxy.core;
+  // The codec drives the raw test peers of the conformance kit; it is not public API.
+  exports dev.invertingproxy.core.internal.wire to
+      dev.invertingproxy.testkit;
 
   uses dev.invertingproxy.spi.StorageProvider;
   uses dev.invertingproxy.spi.AgentTransportProvider;

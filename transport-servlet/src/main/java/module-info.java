@@ -5,7 +5,7 @@
  */
 module dev.invertingproxy.transport.servlet {
   requires transitive dev.invertingproxy.core;
-  requires static jakarta.servlet; // provided by the container
+  requires transitive jakarta.servlet; // provided by the container
   requires static org.eclipse.jetty.server; // optional: prompt disconnect detection on Jetty 12
   requires static org.eclipse.jetty.io;
   requires static org.eclipse.jetty.ee10.servlet;

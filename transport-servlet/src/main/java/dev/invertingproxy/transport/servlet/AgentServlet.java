@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The agent-facing endpoints of the v1 protocol, for the reference Go agent and ours alike:
@@ -145,17 +146,25 @@ public class AgentServlet extends HttpServlet {
     if (expected.equals(method)) {
       return true;
     }
-    response.setHeader("Allow", expected);
-    error(response, 405, "use " + expected + " here, not " + method);
+    error(response, 405, "use " + expected + " here, not " + method, expected);
     return false;
   }
 
   private static void error(HttpServletResponse response, int status, String reason)
       throws IOException {
+    error(response, status, reason, null);
+  }
+
+  private static void error(
+      HttpServletResponse response, int status, String reason, @Nullable String allow)
+      throws IOException {
     if (response.isCommitted()) {
       return; // too late for a status; the stream is cut instead
     }
     response.reset();
+    if (allow != null) {
+      response.setHeader("Allow", allow);
+    }
     byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
     response.setStatus(status);
     response.setContentType("text/plain;charset=utf-8");

@@ -30,6 +30,26 @@ interface ContainerSupport {
 
   /** Returns the best support for the container running {@code request}. */
   static ContainerSupport of(HttpServletRequest request) {
-    return JettySupport.isJetty(request) ? JettySupport.INSTANCE : GenericSupport.INSTANCE;
+    return Detected.JETTY_EE10 && request.getClass().getName().startsWith("org.eclipse.jetty.")
+        ? JettySupport.INSTANCE
+        : GenericSupport.INSTANCE;
+  }
+
+  /** Which optional container classes are present; JettySupport is loaded only if Jetty is. */
+  final class Detected {
+    static final boolean JETTY_EE10 =
+        present("org.eclipse.jetty.ee10.servlet.ServletContextRequest")
+            && present("org.eclipse.jetty.server.Request");
+
+    private Detected() {}
+
+    private static boolean present(String className) {
+      try {
+        Class.forName(className, false, ContainerSupport.class.getClassLoader());
+        return true;
+      } catch (ClassNotFoundException | LinkageError e) {
+        return false;
+      }
+    }
   }
 }

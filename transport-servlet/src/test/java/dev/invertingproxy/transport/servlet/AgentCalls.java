@@ -1,0 +1,72 @@
+package dev.invertingproxy.transport.servlet;
+
+import java.io.IOException;
+import java.net.URI;
+import java.util.concurrent.TimeUnit;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+
+/** Plays an agent by hand with plain HTTP calls, to test the agent endpoints' answers. */
+final class AgentCalls implements AutoCloseable {
+  record Answer(int status, String body, okhttp3.Headers headers) {}
+
+  private final OkHttpClient http =
+      new OkHttpClient.Builder()
+          .followRedirects(false)
+          .retryOnConnectionFailure(false)
+          .readTimeout(60, TimeUnit.SECONDS)
+          .build();
+  private final URI proxy;
+
+  AgentCalls(URI proxy) {
+    this.proxy = proxy;
+  }
+
+  Answer pending(String backend) throws IOException {
+    Request.Builder request = new Request.Builder().url(proxy.resolve("agent/pending").toString());
+    if (backend != null) {
+      request.header("X-Inverting-Proxy-Backend-ID", backend);
+    }
+    return call(request.build());
+  }
+
+  Answer read(String backend, String id) throws IOException {
+    Request.Builder request = new Request.Builder().url(proxy.resolve("agent/request").toString());
+    if (backend != null) {
+      request.header("X-Inverting-Proxy-Backend-ID", backend);
+    }
+    if (id != null) {
+      request.header("X-Inverting-Proxy-Request-ID", id);
+    }
+    return call(request.build());
+  }
+
+  Answer respond(String backend, String id, String wire) throws IOException {
+    Request.Builder request =
+        new Request.Builder()
+            .url(proxy.resolve("agent/response").toString())
+            .post(RequestBody.create(wire, MediaType.get("text/plain")));
+    if (backend != null) {
+      request.header("X-Inverting-Proxy-Backend-ID", backend);
+    }
+    if (id != null) {
+      request.header("X-Inverting-Proxy-Request-ID", id);
+    }
+    return call(request.build());
+  }
+
+  private Answer call(Request request) throws IOException {
+    try (Response response = http.newCall(request).execute()) {
+      return new Answer(response.code(), response.body().string(), response.headers());
+    }
+  }
+
+  @Override
+  public void close() {
+    http.dispatcher().executorService().shutdownNow();
+    http.connectionPool().evictAll();
+  }
+}

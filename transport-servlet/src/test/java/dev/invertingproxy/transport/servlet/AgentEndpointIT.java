@@ -1,0 +1,207 @@
+package dev.invertingproxy.transport.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import okhttp3.MediaType;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The agent-facing endpoints, driven by hand: the v1 exchange and every kind of bad input. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class AgentEndpointIT {
+  private Relay relay;
+  private AgentCalls agent;
+  private OkHttpClient client;
+
+  @BeforeEach
+  void start() throws Exception {
+    relay = Relay.withoutAgent(engine -> engine.longPollTimeout(Duration.ofMillis(500)));
+    agent = new AgentCalls(relay.proxy);
+    client = new OkHttpClient.Builder().readTimeout(30, TimeUnit.SECONDS).build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    agent.close();
+    client.dispatcher().executorService().shutdownNow();
+    relay.close();
+  }
+
+  /** Sends a client request in the background once an agent has polled; returns its ID. */
+  private CompletableFuture<Response> clientRequest(String method, String body) throws Exception {
+    assertThat(agent.pending("b1").status()).isEqualTo(200); // the backend is live now
+    Request.Builder request = new Request.Builder().url(relay.url("/thing?x=1").toString());
+    if (body != null) {
+      request.method(method, RequestBody.create(body, MediaType.get("text/plain")));
+    } else {
+      request.method(method, null);
+    }
+    CompletableFuture<Response> response = new CompletableFuture<>();
+    client
+        .newCall(request.build())
+        .enqueue(
+            new okhttp3.Callback() {
+              @Override
+              public void onFailure(okhttp3.Call call, java.io.IOException e) {
+                response.completeExceptionally(e);
+              }
+
+              @Override
+              public void onResponse(okhttp3.Call call, Response r) {
+                response.complete(r);
+              }
+            });
+    return response;
+  }
+
+  private String nextId() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      AgentCalls.Answer answer = agent.pending("b1");
+      assertThat(answer.status()).isEqualTo(200);
+      String json = answer.body().trim();
+      if (!json.equals("[]")) {
+        assertThat(json).startsWith("[\"").endsWith("\"]");
+        return json.substring(2, json.length() - 2);
+      }
+    }
+    throw new AssertionError("no request was offered");
+  }
+
+  @Test
+  @DisplayName("list, read and post as the reference agent does; the client gets the response")
+  void v1Exchange() throws Exception {
+    CompletableFuture<Response> response = clientRequest("POST", "hello");
+    String id = nextId();
+    assertThat(id).matches("[0-9a-f]{32}");
+
+    AgentCalls.Answer read = agent.read("b1", id);
+    assertThat(read.status()).isEqualTo(200);
+    assertThat(read.headers().get("X-Inverting-Proxy-Request-ID")).isEqualTo(id);
+    Instant start = Instant.parse(read.headers().get("X-Inverting-Proxy-Request-Start-Time"));
+    assertThat(start).isBefore(Instant.now().plusSeconds(1));
+    assertThat(read.body()).startsWith("POST /thing?x=1 HTTP/1.1\r\n").endsWith("\r\n\r\nhello");
+
+    AgentCalls.Answer posted =
+        agent.respond(
+            "b1",
+            id,
+            "HTTP/1.1 201 Created\r\nX-From: agent\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5\r\nworld\r\n0\r\n\r\n");
+    assertThat(posted.status()).isEqualTo(200);
+    try (Response r = response.get(10, TimeUnit.SECONDS)) {
+      assertThat(r.code()).isEqualTo(201);
+      assertThat(r.header("X-From")).isEqualTo("agent");
+      assertThat(r.body().string()).isEqualTo("world");
+    }
+  }
+
+  @Test
+  @DisplayName("an empty long poll answers [] when its wait ends")
+  void emptyPoll() throws Exception {
+    AgentCalls.Answer answer = agent.pending("b1");
+    assertThat(answer.status()).isEqualTo(200);
+    assertThat(answer.body()).isEqualTo("[]");
+    assertThat(answer.headers().get("Content-Type")).startsWith("application/json");
+  }
+
+  @Test
+  @DisplayName("unknown request IDs get 404 on read and post")
+  void unknownId() throws Exception {
+    assertThat(agent.read("b1", "0123").status()).isEqualTo(404);
+    AgentCalls.Answer posted = agent.respond("b1", "0123", "HTTP/1.1 200 OK\r\n\r\n");
+    assertThat(posted.status()).isEqualTo(404);
+    assertThat(posted.body()).contains("0123");
+  }
+
+  @Test
+  @DisplayName("a missing backend or request header gets 400 with the header's name")
+  void missingHeaders() throws Exception {
+    for (AgentCalls.Answer answer :
+        List.of(
+            agent.pending(null),
+            agent.read(null, "x"),
+            agent.read("b1", null),
+            agent.respond(null, "x", "HTTP/1.1 200 OK\r\n\r\n"),
+            agent.respond("b1", null, "HTTP/1.1 200 OK\r\n\r\n"))) {
+      assertThat(answer.status()).isEqualTo(400);
+      assertThat(answer.body()).contains("X-Inverting-Proxy-");
+    }
+  }
+
+  @Test
+  @DisplayName("a posted body that is not an HTTP response gets 400")
+  void malformedResponse() throws Exception {
+    CompletableFuture<Response> response = clientRequest("GET", null);
+    String id = nextId();
+    AgentCalls.Answer posted = agent.respond("b1", id, "this is not HTTP\r\n\r\n");
+    assertThat(posted.status()).isEqualTo(400);
+    assertThat(posted.body()).isNotBlank();
+    response.cancel(true);
+  }
+
+  @Test
+  @DisplayName("a second response is refused with 409 and the first reaches the client intact")
+  void duplicateResponse() throws Exception {
+    CompletableFuture<Response> response = clientRequest("GET", null);
+    String id = nextId();
+    assertThat(
+            agent.respond("b1", id, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst").status())
+        .isEqualTo(200);
+    AgentCalls.Answer second =
+        agent.respond("b1", id, "HTTP/1.1 500 No\r\nContent-Length: 6\r\n\r\nsecond");
+    assertThat(second.status()).isEqualTo(409);
+    try (Response r = response.get(10, TimeUnit.SECONDS)) {
+      assertThat(r.code()).isEqualTo(200);
+      assertThat(r.body().string()).isEqualTo("first");
+    }
+  }
+
+  @Test
+  @DisplayName("a repeated read before any of the body streamed is served again")
+  void repeatedRead() throws Exception {
+    CompletableFuture<Response> response = clientRequest("GET", null);
+    String id = nextId();
+    AgentCalls.Answer first = agent.read("b1", id);
+    AgentCalls.Answer second = agent.read("b1", id);
+    assertThat(first.status()).isEqualTo(200);
+    assertThat(second.status()).isEqualTo(200);
+    assertThat(second.body()).isEqualTo(first.body());
+    agent.respond("b1", id, "HTTP/1.1 204 No Content\r\n\r\n");
+    assertThat(response.get(10, TimeUnit.SECONDS).code()).isEqualTo(204);
+  }
+
+  @Test
+  @DisplayName("wrong methods and unknown agent paths get 405 and 404")
+  void wrongMethodOrPath() throws Exception {
+    try (Response r =
+        client
+            .newCall(
+                new Request.Builder()
+                    .url(relay.proxy.resolve("agent/pending").toString())
+                    .post(RequestBody.create("", null))
+                    .header("X-Inverting-Proxy-Backend-ID", "b1")
+                    .build())
+            .execute()) {
+      assertThat(r.code()).isEqualTo(405);
+      assertThat(r.header("Allow")).isEqualTo("GET");
+    }
+    try (Response r =
+        client
+            .newCall(new Request.Builder().url(relay.proxy.resolve("agent/other").toString()).build())
+            .execute()) {
+      assertThat(r.code()).isEqualTo(404);
+    }
+  }
+}

@@ -1,0 +1,110 @@
+package dev.invertingproxy.transport.servlet;
+
+import dev.invertingproxy.testkit.RawHttpClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** What clients see when a part of the relay is missing or fails. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class FailureIT {
+  private Relay relay;
+  private OkHttpClient client;
+
+  @BeforeEach
+  void client() {
+    // A short read timeout: answers that should come "at once" must not wait for any time-out.
+    client =
+        new OkHttpClient.Builder()
+            .readTimeout(10, TimeUnit.SECONDS)
+            .retryOnConnectionFailure(false)
+            .build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    client.dispatcher().executorService().shutdownNow();
+    if (relay != null) {
+      relay.close();
+    }
+  }
+
+  private Response get(String path) throws Exception {
+    return client.newCall(new Request.Builder().url(relay.url(path).toString()).build()).execute();
+  }
+
+  @Test
+  @DisplayName("no agent polling: 503 at once, with a reason and Retry-After")
+  void noAgent() throws Exception {
+    relay = Relay.withoutAgent(engine -> engine.responseTimeout(Duration.ofSeconds(50)));
+    try (Response response = get("/x")) {
+      assertThat(response.code()).isEqualTo(503);
+      assertThat(response.header("Retry-After")).isNotNull();
+      assertThat(response.body().string()).contains("no agent is connected for backend b1");
+    }
+  }
+
+  @Test
+  @DisplayName("an agent polls but never answers: 504 after the response wait")
+  void silentAgent() throws Exception {
+    relay =
+        Relay.withoutAgent(
+            engine ->
+                engine.responseTimeout(Duration.ofSeconds(1)).longPollTimeout(Duration.ofMillis(300)));
+    try (AgentCalls silent = new AgentCalls(relay.proxy)) {
+      assertThat(silent.pending("b1").status()).isEqualTo(200);
+      try (Response response = get("/x")) {
+        assertThat(response.code()).isEqualTo(504);
+        assertThat(response.body().string()).contains("did not answer within 1 s");
+      }
+    }
+  }
+
+  @Test
+  @DisplayName("the backend is down: 502 with a reason from the agent")
+  void backendDown() throws Exception {
+    URI closed;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closed = URI.create("http://127.0.0.1:" + socket.getLocalPort());
+    }
+    relay = Relay.withoutAgent(engine -> {});
+    relay.startAgent(closed);
+    try (Response response = get("/x")) {
+      assertThat(response.code()).isEqualTo(502);
+      assertThat(response.body().string()).contains("could not reach the backend");
+    }
+  }
+
+  @Test
+  @DisplayName("a client that leaves while its request is parked: the request is never delivered")
+  void clientLeavesWhileParked() throws Exception {
+    relay =
+        Relay.withoutAgent(
+            engine ->
+                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy)) {
+      assertThat(agent.pending("b1").status()).isEqualTo(200); // the backend counts as live
+      try (RawHttpClient c = new RawHttpClient(relay.port())) {
+        c.send("GET /parked HTTP/1.1\r\nHost: public.example\r\n\r\n");
+        Thread.sleep(200); // let the proxy park it
+      }
+      Thread.sleep(1000); // the disconnect must be noticed promptly, not at some time-out
+      AgentCalls.Answer offered = agent.pending("b1");
+      assertThat(offered.status()).isEqualTo(200);
+      assertThat(offered.body()).isEqualTo("[]");
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package dev.invertingproxy.transport.servlet;
+
+import dev.invertingproxy.testkit.RawHttpBackend;
+
+import dev.invertingproxy.core.DefaultAgentLoop;
+import dev.invertingproxy.core.ProxyEngine;
+import dev.invertingproxy.storage.inmemory.InMemoryStorage;
+import java.net.URI;
+import java.time.Duration;
+import java.util.function.Consumer;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * One whole relay on loopback: a raw backend, the proxy (embedded Jetty 12 with both servlets,
+ * agents at {@code /agent/*}) on in-memory storage, and optionally our OkHttp agent.
+ */
+final class Relay implements AutoCloseable {
+  static final String BACKEND_ID = "b1";
+
+  final RawHttpBackend backend;
+  final InMemoryStorage storage;
+  final ProxyEngine engine;
+  final Server server;
+  final URI proxy;
+  DefaultAgentLoop agent;
+
+  private Relay(Consumer<ProxyEngine.Builder> engineSettings) throws Exception {
+    backend = new RawHttpBackend();
+    storage = InMemoryStorage.create();
+    ProxyEngine.Builder builder = ProxyEngine.builder().storage(storage).backend(BACKEND_ID);
+    engineSettings.accept(builder);
+    engine = builder.build();
+    server = startProxy(engine);
+    proxy = URI.create("http://127.0.0.1:" + ((ServerConnector) server.getConnectors()[0]).getLocalPort() + "/");
+  }
+
+  /** A relay with our agent running and connected. */
+  static Relay withAgent() throws Exception {
+    return withAgent(b -> {});
+  }
+
+  static Relay withAgent(Consumer<ProxyEngine.Builder> engineSettings) throws Exception {
+    Relay relay = new Relay(engineSettings);
+    relay.startAgent(relay.backend.uri());
+    return relay;
+  }
+
+  /** A relay with no agent (tests play the agent themselves, or none at all). */
+  static Relay withoutAgent(Consumer<ProxyEngine.Builder> engineSettings) throws Exception {
+    return new Relay(engineSettings);
+  }
+
+  void startAgent(URI backendUri) throws InterruptedException {
+    agent =
+        DefaultAgentLoop.builder()
+            .proxy(proxy)
+            .backendId(BACKEND_ID)
+            .backend(backendUri)
+            .drainTimeout(Duration.ofSeconds(2))
+            .build();
+    agent.start();
+    long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+    while (storage.registry().lastSeen(BACKEND_ID).isEmpty()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("the agent did not poll within 10 s");
+      }
+      Thread.sleep(10);
+    }
+  }
+
+  URI url(String pathAndQuery) {
+    return proxy.resolve(pathAndQuery);
+  }
+
+  int port() {
+    return proxy.getPort();
+  }
+
+  /** Jetty set up as a proxy host must be: raw targets kept, no invented headers, long timeouts. */
+  static Server startProxy(ProxyEngine engine) throws Exception {
+    QueuedThreadPool threads = new QueuedThreadPool(200, 8);
+    threads.setName("proxy");
+    Server server = new Server(threads);
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    config.setSendDateHeader(false);
+    config.setUriCompliance(UriCompliance.LEGACY);
+    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    connector.setIdleTimeout(Duration.ofMinutes(2).toMillis());
+    server.addConnector(connector);
+
+    ServletContextHandler context = new ServletContextHandler("/");
+    context.getServletHandler().setDecodeAmbiguousURIs(true);
+    ServletHolder agents = new ServletHolder("agents", new AgentServlet(engine));
+    agents.setAsyncSupported(true);
+    context.addServlet(agents, "/agent/*");
+    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine));
+    clients.setAsyncSupported(true);
+    context.addServlet(clients, "/*");
+    server.setHandler(context);
+    server.start();
+    return server;
+  }
+
+  @Override
+  public void close() throws Exception {
+    if (agent != null) {
+      agent.close(Duration.ofSeconds(2));
+    }
+    server.stop();
+    engine.close();
+    storage.close();
+    backend.close();
+  }
+}
