@@ -3,6 +3,7 @@
  * private backend. Discovered through {@link dev.invertingproxy.spi.AgentTransportProvider}.
  */
 module dev.invertingproxy.transport.okhttp {
+  requires transitive dev.invertingproxy; // the API and SPI types in our public signatures
   requires dev.invertingproxy.core;
   requires transitive okhttp3; // OkHttpClient appears in the public factory
   requires okio;

@@ -12,15 +12,15 @@ import org.jspecify.annotations.Nullable;
  * request and shields the backend's response from OkHttp's follow-up logic.
  *
  * <p>Request: the headers are replaced by the exact list carried in the request's {@link
- * Exchange} tag (original order, case and values, plus the framing header); so no {@code
+ * ForwardTag} tag (original order, case and values, plus the framing header); so no {@code
  * User-Agent}, {@code Accept-Encoding}, {@code Connection} or cookie is added.
  *
  * <p>Response: its status line and headers are recorded in the tag exactly as received. Two
- * responses would otherwise be acted on by OkHttp's retry-and-follow-up step, which runs above
- * the network interceptors: a {@code 407} (it throws, as no HTTP proxy is in use) and a {@code
- * 503} with {@code Retry-After: 0} (it repeats the request). The copy handed up is defused (407
- * becomes 400; Retry-After removed); the transport builds its {@code ResponseHead} from the tag,
- * so callers see the backend's response unchanged.
+ * responses would otherwise be acted on by OkHttp's retry-and-follow-up step, which runs above the
+ * network interceptors: a {@code 407} (it throws, as no HTTP proxy is in use) and a {@code 503}
+ * with {@code Retry-After: 0} (it repeats the request). The copy handed up is defused (407 becomes
+ * 400; Retry-After removed); the transport builds its {@code ResponseHead} from the tag, so callers
+ * see the backend's response unchanged.
  *
  * <p>This class is thread-safe (stateless; state lives in the per-call tag).
  */
@@ -29,12 +29,12 @@ final class ExactRequestInterceptor implements Interceptor {
   @Override
   public Response intercept(Chain chain) throws IOException {
     Request request = chain.request();
-    Exchange exchange = request.tag(Exchange.class);
-    if (exchange == null) {
+    ForwardTag tag = request.tag(ForwardTag.class);
+    if (tag == null) {
       return chain.proceed(request); // not ours: leave it alone
     }
-    Response response = chain.proceed(request.newBuilder().headers(exchange.headers).build());
-    exchange.record(response);
+    Response response = chain.proceed(request.newBuilder().headers(tag.headers).build());
+    tag.record(response);
     if (response.code() == 407) {
       return response.newBuilder().code(400).build();
     }
@@ -50,14 +50,14 @@ final class ExactRequestInterceptor implements Interceptor {
    *
    * <p>This class is thread-safe (fields are published through volatile writes).
    */
-  static final class Exchange {
+  static final class ForwardTag {
     final okhttp3.Headers headers;
     private volatile @Nullable Protocol protocol;
     private volatile int code;
     private volatile String message = "";
     private volatile okhttp3.@Nullable Headers responseHeaders;
 
-    Exchange(okhttp3.Headers headers) {
+    ForwardTag(okhttp3.Headers headers) {
       this.headers = headers;
     }
 

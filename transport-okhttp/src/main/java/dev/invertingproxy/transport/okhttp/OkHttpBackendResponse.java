@@ -4,7 +4,6 @@ import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.spi.AgentTransport.BackendResponse;
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -12,8 +11,8 @@ import okhttp3.Call;
 import okhttp3.Response;
 
 /**
- * A backend's response as it streams: the head as received, the raw body (not decompressed) and
- * its trailers once the body was read to its end.
+ * A backend's response as it streams: the head as received, the raw body (not decompressed) and its
+ * trailers once the body was read to its end.
  *
  * <p>This class is not thread-safe, except {@link #cancel()}, which may be called from any thread.
  */
@@ -70,12 +69,7 @@ final class OkHttpBackendResponse implements BackendResponse {
 
     Body() {
       this.stream =
-          new FilterInputStream(response.body().byteStream()) {
-            @Override
-            public void close() throws IOException {
-              OkHttpBackendResponse.this.close();
-            }
-          };
+          new ResponseStream(response.body().byteStream(), OkHttpBackendResponse.this::close);
     }
 
     @Override

@@ -10,11 +10,10 @@ import okio.BufferedSink;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The body of {@code POST agent/response}: chunked (unknown length), one-shot, produced by a
- * {@link BodyWriter} while OkHttp sends it. When the writer flushes, the bytes go out as a chunk.
- * When the writer throws, the exception propagates out of {@link #writeTo}, so OkHttp never writes
- * the terminating chunk and drops the connection: the proxy sees an incomplete body, not a clean
- * end.
+ * The body of {@code POST agent/response}: chunked (unknown length), one-shot, produced by a {@link
+ * BodyWriter} while OkHttp sends it. When the writer flushes, the bytes go out as a chunk. When the
+ * writer throws, the exception propagates out of {@link #writeTo}, so OkHttp never writes the
+ * terminating chunk and drops the connection: the proxy sees an incomplete body, not a clean end.
  *
  * <p>This class is thread-safe: a second {@link #writeTo} fails.
  */

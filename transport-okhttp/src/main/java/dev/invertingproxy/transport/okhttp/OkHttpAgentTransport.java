@@ -1,0 +1,747 @@
+package dev.invertingproxy.transport.okhttp;
+
+import com.squareup.moshi.JsonDataException;
+import com.squareup.moshi.JsonEncodingException;
+import com.squareup.moshi.JsonReader;
+import dev.invertingproxy.Header;
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.MessageBody;
+import dev.invertingproxy.RequestHead;
+import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.spi.AgentTransport;
+import dev.invertingproxy.spi.AgentTransportConfig;
+import dev.invertingproxy.spi.ProxyCallException;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PushbackInputStream;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.net.Proxy;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import okhttp3.Authenticator;
+import okhttp3.Call;
+import okhttp3.ConnectionPool;
+import okhttp3.CookieJar;
+import okhttp3.Dispatcher;
+import okhttp3.HttpUrl;
+import okhttp3.OkHttpClient;
+import okhttp3.Protocol;
+import okhttp3.Request;
+import okhttp3.RequestBody;
+import okhttp3.Response;
+import okhttp3.ResponseBody;
+import okio.Buffer;
+import okio.BufferedSource;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * An {@link AgentTransport} on OkHttp 5: the agent's calls to the proxy ({@code agent/pending},
+ * {@code agent/request}, {@code agent/response}) and its forwarder to the private backend.
+ *
+ * <p>Two clients are derived from one base client (sharing its connection pool and dispatcher):
+ *
+ * <ul>
+ *   <li>the <b>proxy client</b> never follows redirects, never retries (streamed bodies are
+ *       one-shot), has no call timeout and a read and write timeout of {@code pollTimeout + 5 s};
+ *       every call carries {@code X-Inverting-Proxy-Backend-ID} and the headers of {@link
+ *       AgentTransportConfig#proxyHeaders()}, asked for per call;
+ *   <li>the <b>backend client</b> speaks HTTP/1.1 only, directly (no proxy), never follows
+ *       redirects, never retries, has no cookie jar, no cache, no authenticator, none of the base
+ *       client's interceptors, and no call, read or write timeout. It sends the request's headers
+ *       exactly as given (order, case, {@code Host}), adding nothing but the framing header, and
+ *       returns the response head and raw body exactly as received.
+ * </ul>
+ *
+ * <p>Known limits of the backend request line: OkHttp's {@link HttpUrl} normalizes some targets
+ * before sending them: dot segments ({@code /a/../b}) are removed, and characters that are not
+ * valid in a URL (space, {@code "}, {@code <}, {@code >}, {@code ^}, {@code `}, <code>{</code>,
+ * <code>|</code>, <code>}</code> and non-ASCII in the path; {@code '} and those in the query) are
+ * percent-encoded; a backslash becomes a slash. Valid targets, including percent-encoded ones such
+ * as {@code /a%2Fb?q=%20x}, are sent byte for byte.
+ *
+ * <p>Header text: {@link Headers} hold byte strings (one char per byte, as core's codec reads and
+ * writes them) while OkHttp reads and writes header lines as UTF-8. Non-ASCII values that are valid
+ * UTF-8 cross this transport byte for byte in both directions; a request value that is not valid
+ * UTF-8 (a lone obs-text byte) is sent as the UTF-8 encoding of its ISO-8859-1 characters, and such
+ * a response value arrives with OkHttp's replacement character (EF BF BD).
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class OkHttpAgentTransport implements AgentTransport {
+  private static final Logger LOG = System.getLogger(OkHttpAgentTransport.class.getName());
+
+  static final String BACKEND_ID = "X-Inverting-Proxy-Backend-ID";
+  static final String REQUEST_ID = "X-Inverting-Proxy-Request-ID";
+
+  /** The most bytes read from an {@code agent/pending} body. */
+  static final int PENDING_LIMIT = 1024 * 1024;
+
+  private static final int ERROR_BODY_CHARS = 200;
+  private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration READ_MARGIN = Duration.ofSeconds(5);
+  private static final String CONTENT_LENGTH = "Content-Length";
+  private static final String TRANSFER_ENCODING = "Transfer-Encoding";
+
+  private final AgentTransportConfig config;
+  private final OkHttpClient proxyClient;
+  private final OkHttpClient backendClient;
+  private final @Nullable OkHttpClient ownedBase;
+  private final HttpUrl pendingUrl;
+  private final HttpUrl requestUrl;
+  private final HttpUrl responseUrl;
+  private final String backendOrigin;
+  private final String backendAuthority;
+  private final Set<Call> calls = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private OkHttpAgentTransport(
+      AgentTransportConfig config, OkHttpClient base, @Nullable OkHttpClient ownedBase) {
+    this.config = config;
+    this.ownedBase = ownedBase;
+
+    HttpUrl proxy = httpUrl(config.proxy().toString(), "proxy");
+    this.pendingUrl = resolve(proxy, "agent/pending");
+    this.requestUrl = resolve(proxy, "agent/request");
+    this.responseUrl = resolve(proxy, "agent/response");
+
+    HttpUrl backend = httpUrl(config.backend().toString(), "backend");
+    String origin =
+        backend
+            .newBuilder()
+            .username("")
+            .password("")
+            .encodedPath("/")
+            .query(null)
+            .fragment(null)
+            .build()
+            .toString();
+    this.backendOrigin = origin.substring(0, origin.length() - 1); // http://host[:port]
+    this.backendAuthority = backendOrigin.substring(backendOrigin.indexOf("://") + 3);
+
+    Duration longPoll = config.pollTimeout().plus(READ_MARGIN);
+    this.proxyClient =
+        base.newBuilder()
+            .followRedirects(false)
+            .followSslRedirects(false)
+            .retryOnConnectionFailure(false)
+            .callTimeout(Duration.ZERO)
+            .connectTimeout(CONNECT_TIMEOUT)
+            .readTimeout(longPoll)
+            .writeTimeout(longPoll)
+            .cache(null)
+            .build();
+
+    OkHttpClient.Builder backendBuilder =
+        base.newBuilder()
+            .followRedirects(false)
+            .followSslRedirects(false)
+            .retryOnConnectionFailure(false)
+            .callTimeout(Duration.ZERO)
+            .readTimeout(Duration.ZERO)
+            .writeTimeout(Duration.ZERO)
+            .protocols(List.of(Protocol.HTTP_1_1))
+            .proxy(Proxy.NO_PROXY)
+            .cookieJar(CookieJar.NO_COOKIES)
+            .authenticator(Authenticator.NONE)
+            .cache(null);
+    // The base's interceptors are meant for the proxy (credentials, logging): keep them off the
+    // backend's requests, and make ours the last network interceptor.
+    backendBuilder.interceptors().clear();
+    backendBuilder.networkInterceptors().clear();
+    backendBuilder.addNetworkInterceptor(new ExactRequestInterceptor());
+    this.backendClient = backendBuilder.build();
+  }
+
+  /**
+   * Creates a transport with its own {@link OkHttpClient} (dispatcher and connection pool sized for
+   * {@link AgentTransportConfig#maxInFlight()}), shut down by {@link #close()}.
+   *
+   * @throws IllegalArgumentException if the proxy or backend URL is not an http(s) URL
+   */
+  public static OkHttpAgentTransport create(AgentTransportConfig config) {
+    Objects.requireNonNull(config, "config");
+    int slots = config.maxInFlight() * 3 + 4; // per request: a read, a post, a backend call; polls
+    Dispatcher dispatcher = new Dispatcher();
+    dispatcher.setMaxRequests(slots);
+    dispatcher.setMaxRequestsPerHost(slots);
+    OkHttpClient base =
+        new OkHttpClient.Builder()
+            .dispatcher(dispatcher)
+            .connectionPool(new ConnectionPool(slots, 5, TimeUnit.MINUTES))
+            .build();
+    try {
+      return new OkHttpAgentTransport(config, base, base);
+    } catch (RuntimeException e) {
+      dispatcher.executorService().shutdown();
+      base.connectionPool().evictAll();
+      throw e;
+    }
+  }
+
+  /**
+   * Creates a transport whose clients derive from {@code base} with {@link
+   * OkHttpClient#newBuilder()}, so they share its connection pool, dispatcher and TLS settings. The
+   * caller owns {@code base}: {@link #close()} cancels this transport's calls but neither shuts
+   * down the dispatcher nor evicts the pool. {@code base}'s interceptors apply to calls to the
+   * proxy, not to the backend.
+   *
+   * @throws IllegalArgumentException if the proxy or backend URL is not an http(s) URL
+   */
+  public static OkHttpAgentTransport create(AgentTransportConfig config, OkHttpClient base) {
+    Objects.requireNonNull(config, "config");
+    Objects.requireNonNull(base, "base");
+    return new OkHttpAgentTransport(config, base, null);
+  }
+
+  /** Returns the configuration this transport was created with. */
+  public AgentTransportConfig config() {
+    return config;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Calls to the proxy
+
+  @Override
+  public List<String> listPending(String backendId) throws IOException {
+    Request request = proxyRequest(pendingUrl, backendId, null).get().build();
+    long start = System.nanoTime();
+    Call call = newCall(proxyClient, request);
+    try (Response response = call.execute()) {
+      requireOk(response, "GET agent/pending");
+      List<String> ids = parsePending(readLimited(response.body().source(), PENDING_LIMIT));
+      LOG.log(
+          Level.DEBUG,
+          () ->
+              "GET agent/pending backend="
+                  + backendId
+                  + ": "
+                  + ids.size()
+                  + " ids in "
+                  + millisSince(start)
+                  + " ms");
+      return ids;
+    } catch (IOException e) {
+      logFailure("GET agent/pending", backendId, null, e);
+      throw e;
+    } finally {
+      calls.remove(call);
+    }
+  }
+
+  @Override
+  public WireMessage readRequest(String backendId, String requestId) throws IOException {
+    Request request = proxyRequest(requestUrl, backendId, requestId).get().build();
+    long start = System.nanoTime();
+    Call call = newCall(proxyClient, request);
+    Response response = null;
+    try {
+      response = call.execute();
+      requireOk(response, "GET agent/request");
+      Headers headers = OkHeaders.toApi(response.headers());
+      Response open = response;
+      InputStream body =
+          new ResponseStream(
+              response.body().byteStream(),
+              () -> {
+                try {
+                  open.close();
+                } finally {
+                  calls.remove(call);
+                }
+              });
+      LOG.log(
+          Level.DEBUG,
+          () ->
+              "GET agent/request backend="
+                  + backendId
+                  + " request="
+                  + requestId
+                  + ": 200 in "
+                  + millisSince(start)
+                  + " ms");
+      return new WireMessage(headers, body);
+    } catch (IOException | RuntimeException e) {
+      if (response != null) {
+        response.close();
+      }
+      calls.remove(call);
+      logFailure("GET agent/request", backendId, requestId, e);
+      throw e;
+    }
+  }
+
+  @Override
+  public void postResponse(String backendId, String requestId, BodyWriter writer)
+      throws IOException {
+    Objects.requireNonNull(writer, "writer");
+    Request request =
+        proxyRequest(responseUrl, backendId, requestId).post(new WriterRequestBody(writer)).build();
+    long start = System.nanoTime();
+    Call call = newCall(proxyClient, request);
+    try (Response response = call.execute()) {
+      requireOk(response, "POST agent/response");
+      drain(response.body());
+      LOG.log(
+          Level.DEBUG,
+          () ->
+              "POST agent/response backend="
+                  + backendId
+                  + " request="
+                  + requestId
+                  + ": 200 in "
+                  + millisSince(start)
+                  + " ms");
+    } catch (IOException e) {
+      logFailure("POST agent/response", backendId, requestId, e);
+      throw e;
+    } finally {
+      calls.remove(call);
+    }
+  }
+
+  private Request.Builder proxyRequest(HttpUrl url, String backendId, @Nullable String requestId)
+      throws IOException {
+    Objects.requireNonNull(backendId, "backendId");
+    Headers extra;
+    try {
+      extra = config.proxyHeaders().get();
+    } catch (RuntimeException e) {
+      throw new IOException("the proxy headers could not be obtained: " + e, e);
+    }
+    okhttp3.Headers.Builder headers = new okhttp3.Headers.Builder();
+    if (extra != null) {
+      for (Header header : extra.fields()) {
+        OkHeaders.addExact(headers, header.name(), header.value());
+      }
+    }
+    headers.set(BACKEND_ID, backendId);
+    if (requestId != null) {
+      headers.set(REQUEST_ID, requestId);
+    }
+    return new Request.Builder().url(url).headers(headers.build());
+  }
+
+  private static void requireOk(Response response, String what) throws IOException {
+    if (response.code() != 200) {
+      String body = errorBody(response.body());
+      throw new ProxyCallException(
+          response.code(),
+          what
+              + ": the proxy answered "
+              + response.code()
+              + (response.message().isEmpty() ? "" : " " + response.message())
+              + (body.isEmpty() ? "" : ": " + body));
+    }
+  }
+
+  /** Returns up to 200 printable characters of an error body, best effort. */
+  private static String errorBody(ResponseBody body) {
+    try {
+      BufferedSource source = body.source();
+      Buffer buffer = new Buffer();
+      long max = ERROR_BODY_CHARS * 4L; // UTF-8: at most 4 bytes per character
+      while (buffer.size() < max) {
+        if (source.read(buffer, max - buffer.size()) == -1) {
+          break;
+        }
+      }
+      String text = buffer.readString(StandardCharsets.UTF_8).strip();
+      StringBuilder out = new StringBuilder(Math.min(text.length(), ERROR_BODY_CHARS));
+      for (int i = 0; i < text.length() && out.length() < ERROR_BODY_CHARS; i++) {
+        char c = text.charAt(i);
+        out.append(Character.isISOControl(c) ? ' ' : c);
+      }
+      return out.toString();
+    } catch (IOException | RuntimeException e) {
+      return "";
+    }
+  }
+
+  /** Reads a whole body into memory, refusing one over {@code limit} bytes. */
+  private static Buffer readLimited(BufferedSource source, long limit) throws IOException {
+    Buffer buffer = new Buffer();
+    while (buffer.size() <= limit) {
+      if (source.read(buffer, limit + 1 - buffer.size()) == -1) {
+        return buffer;
+      }
+    }
+    throw new IOException("agent/pending: the proxy's answer exceeds " + limit + " bytes");
+  }
+
+  /**
+   * Parses an {@code agent/pending} body: empty or whitespace, or JSON {@code null}, mean no IDs;
+   * otherwise it must be a JSON array of strings.
+   */
+  static List<String> parsePending(Buffer body) throws IOException {
+    if (isBlank(body)) {
+      return List.of();
+    }
+    try (JsonReader reader = JsonReader.of(body)) {
+      JsonReader.Token token = reader.peek();
+      List<String> ids;
+      if (token == JsonReader.Token.NULL) {
+        reader.nextNull();
+        ids = List.of();
+      } else if (token == JsonReader.Token.BEGIN_ARRAY) {
+        ids = new ArrayList<>();
+        reader.beginArray();
+        while (reader.hasNext()) {
+          if (reader.peek() != JsonReader.Token.STRING) {
+            throw new IOException(
+                "agent/pending: expected a JSON array of strings, found "
+                    + reader.peek()
+                    + " at "
+                    + reader.getPath());
+          }
+          ids.add(reader.nextString());
+        }
+        reader.endArray();
+      } else {
+        throw new IOException(
+            "agent/pending: expected a JSON array of strings or null, found " + token);
+      }
+      if (reader.peek() != JsonReader.Token.END_DOCUMENT) {
+        throw new IOException("agent/pending: unexpected data after the JSON value");
+      }
+      return ids.isEmpty() ? List.of() : List.copyOf(ids);
+    } catch (JsonDataException | JsonEncodingException | EOFException e) {
+      throw new IOException("agent/pending: malformed JSON: " + e.getMessage(), e);
+    }
+  }
+
+  private static boolean isBlank(Buffer body) {
+    for (long i = 0; i < body.size(); i++) {
+      byte b = body.getByte(i);
+      if (b != ' ' && b != '\t' && b != '\r' && b != '\n') {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static void drain(ResponseBody body) {
+    try {
+      body.source().skip(Long.MAX_VALUE);
+    } catch (EOFException e) {
+      // reached the end: expected
+    } catch (IOException e) {
+      // the response was already judged by its status; a broken tail does not change it
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // The backend
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The URL is the backend's scheme, host and port followed by {@code head.target()} (origin
+   * form; an absolute-form target contributes its path and query). Headers are sent exactly as in
+   * {@code head.headers()}; the framing header follows {@code body}: a length of 0 or more gives
+   * {@code Content-Length}, -1 gives {@code Transfer-Encoding: chunked}, at the position of the
+   * original framing header if there was one. Two exceptions keep the message valid: a body of
+   * length 0 without an original framing header is sent without one (a request without framing has
+   * no body), and a request without {@code Host} gets the backend's authority as {@code Host}.
+   *
+   * <p>{@code GET} and {@code HEAD}: OkHttp cannot send a body with them. An empty body (length 0,
+   * or -1 and immediately at its end) is sent as no body, with {@code Content-Length: 0} in place
+   * of an original framing header; a non-empty body fails with an {@link IOException} rather than
+   * being dropped silently.
+   *
+   * @throws IOException if the backend cannot be reached, the request cannot be expressed (see
+   *     above), or the transport is closed
+   */
+  @Override
+  public BackendResponse forward(RequestHead head, MessageBody body) throws IOException {
+    Objects.requireNonNull(head, "head");
+    Objects.requireNonNull(body, "body");
+    String method = head.method();
+    HttpUrl url = backendUrl(head.target());
+    long length = body.contentLength();
+    Headers original = head.headers();
+    boolean hadFraming = original.contains(CONTENT_LENGTH) || original.contains(TRANSFER_ENCODING);
+
+    RequestBody requestBody;
+    String framingName;
+    String framingValue;
+    if (method.equals("GET") || method.equals("HEAD")) {
+      if (length > 0 || (length == -1 && !isAtEnd(body))) {
+        throw new IOException(
+            "cannot forward a " + method + " request with a body: OkHttp does not send one");
+      }
+      requestBody = null;
+      framingName = hadFraming ? CONTENT_LENGTH : null;
+      framingValue = "0";
+    } else {
+      requestBody = new StreamingRequestBody(body.stream(), length);
+      if (length == 0 && !hadFraming) {
+        framingName = null;
+        framingValue = "";
+      } else if (length >= 0) {
+        framingName = CONTENT_LENGTH;
+        framingValue = Long.toString(length);
+      } else {
+        framingName = TRANSFER_ENCODING;
+        framingValue = "chunked";
+      }
+    }
+
+    okhttp3.Headers networkHeaders = networkHeaders(original, framingName, framingValue);
+    ExactRequestInterceptor.ForwardTag tag = new ExactRequestInterceptor.ForwardTag(networkHeaders);
+    Request request;
+    try {
+      request =
+          new Request.Builder()
+              .url(url)
+              .method(method, requestBody)
+              // Any Accept-Encoding turns off OkHttp's transparent gzip; the network interceptor
+              // replaces the headers with the exact list, so this placeholder is never sent.
+              .header("Accept-Encoding", "identity")
+              .tag(ExactRequestInterceptor.ForwardTag.class, tag)
+              .build();
+    } catch (IllegalArgumentException e) {
+      throw new IOException("cannot forward method " + OkHeaders.printable(method), e);
+    }
+
+    long start = System.nanoTime();
+    Call call = newCall(backendClient, request);
+    Response response;
+    try {
+      response = call.execute();
+    } catch (IOException | RuntimeException e) {
+      calls.remove(call);
+      LOG.log(
+          Level.DEBUG,
+          () ->
+              "forward "
+                  + method
+                  + " "
+                  + url.encodedPath()
+                  + " failed after "
+                  + millisSince(start)
+                  + " ms: "
+                  + e);
+      throw e;
+    }
+    ResponseHead responseHead;
+    try {
+      responseHead = responseHead(tag, response);
+    } catch (RuntimeException e) {
+      response.close();
+      calls.remove(call);
+      throw new IOException("invalid response from the backend: " + e.getMessage(), e);
+    }
+    LOG.log(
+        Level.DEBUG,
+        () ->
+            "forward "
+                + method
+                + " "
+                + url.encodedPath()
+                + ": "
+                + responseHead.status()
+                + " in "
+                + millisSince(start)
+                + " ms");
+    return new OkHttpBackendResponse(call, response, responseHead, () -> calls.remove(call));
+  }
+
+  /** Returns the backend URL for a raw request target. */
+  HttpUrl backendUrl(String target) throws IOException {
+    String pathAndQuery;
+    if (target.startsWith("/")) {
+      pathAndQuery = target;
+    } else if (target.regionMatches(true, 0, "http://", 0, 7)
+        || target.regionMatches(true, 0, "https://", 0, 8)) {
+      int authority = target.indexOf("://") + 3;
+      int end = authority;
+      while (end < target.length() && "/?#".indexOf(target.charAt(end)) < 0) {
+        end++;
+      }
+      String rest = target.substring(end);
+      pathAndQuery = rest.startsWith("/") ? rest : "/" + rest;
+    } else {
+      throw new IOException(
+          "cannot forward request target " + OkHeaders.printable(target) + ": not origin form");
+    }
+    HttpUrl url = HttpUrl.parse(backendOrigin + pathAndQuery);
+    if (url == null) {
+      throw new IOException("cannot forward request target " + OkHeaders.printable(target));
+    }
+    if (LOG.isLoggable(Level.DEBUG)) {
+      String sent =
+          url.encodedPath() + (url.encodedQuery() == null ? "" : "?" + url.encodedQuery());
+      if (!sent.equals(pathAndQuery)) {
+        LOG.log(
+            Level.DEBUG, "request target normalized by OkHttp; path sent: " + url.encodedPath());
+      }
+    }
+    return url;
+  }
+
+  /** Builds the header list sent to the backend: the original, with the framing header replaced. */
+  private okhttp3.Headers networkHeaders(
+      Headers original, @Nullable String framingName, String framingValue) throws IOException {
+    okhttp3.Headers.Builder builder = new okhttp3.Headers.Builder();
+    if (!original.contains("Host")) {
+      builder.add("Host", backendAuthority);
+    }
+    boolean framingWritten = false;
+    for (Header header : original.fields()) {
+      if (header.is(CONTENT_LENGTH) || header.is(TRANSFER_ENCODING)) {
+        if (!framingWritten && framingName != null) {
+          // Keep the original name's case when it names the same framing.
+          String name = header.is(framingName) ? header.name() : framingName;
+          builder.add(name, framingValue);
+          framingWritten = true;
+        }
+        continue;
+      }
+      OkHeaders.addExact(builder, header.name(), header.value());
+    }
+    if (!framingWritten && framingName != null) {
+      builder.add(framingName, framingValue);
+    }
+    return builder.build();
+  }
+
+  private static ResponseHead responseHead(
+      ExactRequestInterceptor.ForwardTag tag, Response response) {
+    okhttp3.Headers headers = tag.responseHeaders();
+    Protocol protocol = tag.protocol();
+    int code = tag.code();
+    String message = tag.message();
+    if (headers == null || protocol == null || code == 0) {
+      headers = response.headers();
+      protocol = response.protocol();
+      code = response.code();
+      message = response.message();
+    }
+    String version = protocol == Protocol.HTTP_1_0 ? "HTTP/1.0" : "HTTP/1.1";
+    return new ResponseHead(
+        version, code, OkHeaders.toByteString(message), OkHeaders.toApi(headers));
+  }
+
+  /** Returns true if a body of unknown length is already at its end (peeks one byte). */
+  private static boolean isAtEnd(MessageBody body) throws IOException {
+    InputStream in = body.stream();
+    if (in.markSupported()) {
+      in.mark(1);
+      int b = in.read();
+      in.reset();
+      return b == -1;
+    }
+    if (in instanceof PushbackInputStream pushback) {
+      int b = pushback.read();
+      if (b == -1) {
+        return true;
+      }
+      pushback.unread(b);
+      return false;
+    }
+    // Cannot look ahead without losing the byte: a non-empty body fails the call anyway.
+    return in.read() == -1;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Life cycle
+
+  /**
+   * Cancels this transport's calls in flight (a blocked long poll ends at once) and, if this
+   * transport created its own client, shuts down its dispatcher and evicts its connection pool. A
+   * caller-owned base client is left running. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (Call call : calls) {
+      call.cancel();
+    }
+    calls.clear();
+    if (ownedBase != null) {
+      ownedBase.dispatcher().executorService().shutdown();
+      ownedBase.connectionPool().evictAll();
+    }
+    LOG.log(Level.DEBUG, "transport closed");
+  }
+
+  /** Returns true once {@link #close()} was called. */
+  public boolean isClosed() {
+    return closed.get();
+  }
+
+  @Override
+  public String toString() {
+    return "OkHttpAgentTransport[proxy=" + pendingUrl.redact() + ", backend=" + backendOrigin + "]";
+  }
+
+  /** Visible for tests: the client used for calls to the proxy. */
+  OkHttpClient proxyClient() {
+    return proxyClient;
+  }
+
+  /** Visible for tests: the client used for calls to the backend. */
+  OkHttpClient backendClient() {
+    return backendClient;
+  }
+
+  private Call newCall(OkHttpClient client, Request request) throws IOException {
+    if (closed.get()) {
+      throw new IOException("transport is closed");
+    }
+    Call call = client.newCall(request);
+    calls.add(call);
+    if (closed.get()) { // close() ran meanwhile and may have missed this call
+      calls.remove(call);
+      call.cancel();
+      throw new IOException("transport is closed");
+    }
+    return call;
+  }
+
+  private static void logFailure(
+      String what, String backendId, @Nullable String requestId, Exception e) {
+    LOG.log(
+        Level.DEBUG,
+        () ->
+            what
+                + " backend="
+                + backendId
+                + (requestId == null ? "" : " request=" + requestId)
+                + " failed: "
+                + e);
+  }
+
+  private static long millisSince(long startNanos) {
+    return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+  }
+
+  private static HttpUrl httpUrl(String url, String what) {
+    HttpUrl parsed = HttpUrl.parse(url);
+    if (parsed == null) {
+      throw new IllegalArgumentException(what + " must be an http or https URL");
+    }
+    return parsed;
+  }
+
+  private static HttpUrl resolve(HttpUrl base, String relative) {
+    HttpUrl url = base.resolve(relative);
+    if (url == null) {
+      throw new IllegalArgumentException("cannot resolve " + relative + " against the proxy URL");
+    }
+    return url;
+  }
+}
