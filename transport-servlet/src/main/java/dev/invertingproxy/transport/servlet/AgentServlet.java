@@ -89,9 +89,15 @@ public class AgentServlet extends HttpServlet {
     AsyncContext async = request.startAsync();
     // Not a cut-off: the engine answers first; this only frees a poll whose answer got lost.
     async.setTimeout(engine.longPollTimeout().toMillis() + 30_000);
-    ContainerSupport.of(request).onDisconnect(request, () -> ids.cancel(false));
+    // An agent that left must not be handed IDs (they would wait for the re-offer delay).
+    ContainerSupport.Watch watch =
+        ContainerSupport.of(request).watchDisconnect(request, async, () -> ids.cancel(false));
     ids.whenComplete(
         (list, failure) -> {
+          watch.stop();
+          if (ids.isCancelled()) {
+            return; // the agent left; its connection is closed
+          }
           try {
             if (failure != null) {
               error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));

@@ -1,13 +1,15 @@
 package dev.invertingproxy.transport.servlet;
 
 import dev.invertingproxy.Headers;
+import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 
 /**
  * What the Servlet API does not offer portably, done the best way each container allows: the
  * request's header fields in their original order, noticing a client that disconnects while its
- * request is parked, and aborting a response that cannot be completed.
+ * request is parked (jakartaee/servlet issue 44), and aborting a response that cannot be
+ * completed so that the client sees it incomplete.
  *
  * <p>Implementations are thread-safe.
  */
@@ -16,17 +18,30 @@ interface ContainerSupport {
   /** Returns the request's header fields, in the original order where the container keeps it. */
   Headers requestHeaders(HttpServletRequest request);
 
-  /**
-   * Runs {@code action} once if the client disconnects before the response completes. The
-   * generic implementation can only rely on the container's {@code AsyncListener.onError}.
-   */
-  void onDisconnect(HttpServletRequest request, Runnable action);
+  /** Returns the request's trailer fields; call after the body was read to its end. */
+  Headers requestTrailers(HttpServletRequest request);
 
   /**
-   * Ends a committed response abnormally, so that the client sees it incomplete (the connection
-   * is closed without a final chunk).
+   * Starts watching a suspended request whose body has been read to its end: {@code onGone} runs
+   * once if the client disconnects before {@link Watch#stop()}. Stop the watch before writing the
+   * response.
    */
-  void abort(HttpServletRequest request, HttpServletResponse response, Throwable cause);
+  Watch watchDisconnect(HttpServletRequest request, AsyncContext async, Runnable onGone);
+
+  /**
+   * Ends a committed response abnormally: the connection is closed without a final chunk, so the
+   * client sees the response incomplete. Completes the asynchronous cycle as far as the container
+   * needs it.
+   */
+  void abort(HttpServletRequest request, HttpServletResponse response, AsyncContext async, Throwable cause);
+
+  /** A disconnect watch. */
+  interface Watch {
+    Watch NONE = () -> {};
+
+    /** Stops watching; idempotent. */
+    void stop();
+  }
 
   /** Returns the best support for the container running {@code request}. */
   static ContainerSupport of(HttpServletRequest request) {
@@ -39,7 +54,7 @@ interface ContainerSupport {
   final class Detected {
     static final boolean JETTY_EE10 =
         present("org.eclipse.jetty.ee10.servlet.ServletContextRequest")
-            && present("org.eclipse.jetty.server.Request");
+            && present("org.eclipse.jetty.server.internal.HttpConnection");
 
     private Detected() {}
 

@@ -1,14 +1,21 @@
 package dev.invertingproxy.transport.servlet;
 
 import dev.invertingproxy.Headers;
+import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.Collections;
+import java.util.concurrent.atomic.AtomicBoolean;
 
-/** Portable Servlet API behaviour, for containers without a dedicated {@link ContainerSupport}. */
+/**
+ * Portable Servlet API behaviour, for containers without a dedicated {@link ContainerSupport}:
+ * header names come grouped (order of first appearance), a disconnect is noticed only where the
+ * container reports it through {@code AsyncListener.onError} (Tomcat does; most others notice it at
+ * the next write), and an abort can only stop writing.
+ */
 final class GenericSupport implements ContainerSupport {
   static final GenericSupport INSTANCE = new GenericSupport();
 
@@ -26,37 +33,50 @@ final class GenericSupport implements ContainerSupport {
   }
 
   @Override
-  public void onDisconnect(HttpServletRequest request, Runnable action) {
-    // Tomcat reports a closed connection through onError; most containers notice it only at
-    // the next write.
-    request
-        .getAsyncContext()
-        .addListener(
-            new AsyncListener() {
-              @Override
-              public void onComplete(AsyncEvent event) {}
-
-              @Override
-              public void onTimeout(AsyncEvent event) {}
-
-              @Override
-              public void onError(AsyncEvent event) {
-                action.run();
-              }
-
-              @Override
-              public void onStartAsync(AsyncEvent event) {}
-            });
+  public Headers requestTrailers(HttpServletRequest request) {
+    Headers.Builder trailers = Headers.builder();
+    request.getTrailerFields().forEach(trailers::add);
+    return trailers.build();
   }
 
   @Override
-  public void abort(HttpServletRequest request, HttpServletResponse response, Throwable cause) {
-    // No portable abort exists; closing the stream early at least stops writing. A response
-    // with a Content-Length stays visibly short to the client.
+  public Watch watchDisconnect(HttpServletRequest request, AsyncContext async, Runnable onGone) {
+    AtomicBoolean stopped = new AtomicBoolean();
+    async.addListener(
+        new AsyncListener() {
+          @Override
+          public void onComplete(AsyncEvent event) {}
+
+          @Override
+          public void onTimeout(AsyncEvent event) {}
+
+          @Override
+          public void onError(AsyncEvent event) {
+            if (stopped.compareAndSet(false, true)) {
+              onGone.run();
+            }
+          }
+
+          @Override
+          public void onStartAsync(AsyncEvent event) {}
+        });
+    return () -> stopped.set(true);
+  }
+
+  @Override
+  public void abort(
+      HttpServletRequest request, HttpServletResponse response, AsyncContext async, Throwable cause) {
+    // No portable abort exists: stop writing and end the cycle. A response with a Content-Length
+    // stays visibly short; a chunked one may look complete on such containers.
     try {
       response.getOutputStream().close();
     } catch (IOException | IllegalStateException ignored) {
       // already closed
+    }
+    try {
+      async.complete();
+    } catch (IllegalStateException ignored) {
+      // already completed
     }
   }
 }

@@ -1,61 +1,170 @@
 package dev.invertingproxy.transport.servlet;
 
 import dev.invertingproxy.Headers;
+import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.io.AbstractEndPoint;
 import org.eclipse.jetty.io.Connection;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.io.EofException;
 import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.util.BufferUtil;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.StaticException;
 
 /**
- * Jetty 12 (ee10): the request's fields in wire order from the core request, disconnect
- * notification through the core request's failure listener and the connection's close event, and
- * an abort that closes the connection without a final chunk.
+ * Jetty 12 (ee10).
+ *
+ * <ul>
+ *   <li>Fields in wire order from the core request (with {@code
+ *       HttpCompliance.Violation.CASE_SENSITIVE_FIELD_NAME} allowed, in their original case).
+ *   <li>Disconnects: Jetty does not read from an HTTP/1.1 connection while a request is handled,
+ *       so neither {@code AsyncListener.onError} nor its failure listeners fire when a parked
+ *       client leaves (measured on 12.1.14: only at the async time-out). This class registers read
+ *       interest on the connection's end point while the request is parked and its body read:
+ *       end of stream (FIN or RST) is seen within milliseconds. Pipelined bytes that arrive
+ *       meanwhile are handed back to the connection. HTTP/2 and other connections are not watched.
+ *   <li>Abort: {@code ServletChannel.abort}, which closes the connection without a final chunk.
+ * </ul>
  */
 final class JettySupport implements ContainerSupport {
   static final JettySupport INSTANCE = new JettySupport();
+  private static final System.Logger LOGGER = System.getLogger(JettySupport.class.getName());
+  private static final String HTTP1_CONNECTION = "org.eclipse.jetty.server.internal.HttpConnection";
 
   private JettySupport() {}
 
   @Override
   public Headers requestHeaders(HttpServletRequest request) {
-    Request core = ServletContextRequest.getServletContextRequest(request);
+    return toHeaders(ServletContextRequest.getServletContextRequest(request).getHeaders());
+  }
+
+  @Override
+  public Headers requestTrailers(HttpServletRequest request) {
+    HttpFields trailers = ServletContextRequest.getServletContextRequest(request).getTrailers();
+    return trailers == null ? Headers.empty() : toHeaders(trailers);
+  }
+
+  private static Headers toHeaders(HttpFields fields) {
     Headers.Builder headers = Headers.builder();
-    for (HttpField field : core.getHeaders()) {
+    for (HttpField field : fields) {
       headers.add(field.getName(), field.getValue());
     }
     return headers.build();
   }
 
   @Override
-  public void onDisconnect(HttpServletRequest request, Runnable action) {
-    GenericSupport.INSTANCE.onDisconnect(request, action);
+  public Watch watchDisconnect(HttpServletRequest request, AsyncContext async, Runnable onGone) {
     Request core = ServletContextRequest.getServletContextRequest(request);
-    AtomicBoolean once = new AtomicBoolean();
-    Runnable fire =
-        () -> {
-          if (once.compareAndSet(false, true)) {
-            action.run();
-          }
-        };
-    core.addFailureListener(failure -> fire.run());
     Connection connection = core.getConnectionMetaData().getConnection();
-    Connection.Listener listener =
-        new Connection.Listener() {
-          @Override
-          public void onClosed(Connection closed) {
-            fire.run();
-          }
-        };
-    connection.addEventListener(listener);
-    Request.addCompletionListener(core, failure -> connection.removeEventListener(listener));
+    // Only HTTP/1.x connections (Jetty's internal HttpConnection) stop reading while a request
+    // is handled; HTTP/2 streams report resets themselves.
+    if (!(connection instanceof Connection.UpgradeTo)
+        || !HTTP1_CONNECTION.equals(connection.getClass().getName())) {
+      return GenericSupport.INSTANCE.watchDisconnect(request, async, onGone);
+    }
+    EndPoint endPoint = connection.getEndPoint();
+    Watcher watcher =
+        new Watcher(
+            connection,
+            cause -> {
+              onGone.run();
+              endPoint.close(cause); // nothing may be written to a client that left
+              try {
+                async.complete();
+              } catch (IllegalStateException alreadyDone) {
+                // completed meanwhile
+              }
+            });
+    watcher.arm();
+    return watcher::stop;
   }
 
   @Override
-  public void abort(HttpServletRequest request, HttpServletResponse response, Throwable cause) {
-    Request core = ServletContextRequest.getServletContextRequest(request);
-    core.getConnectionMetaData().getConnection().getEndPoint().close(cause);
+  public void abort(
+      HttpServletRequest request, HttpServletResponse response, AsyncContext async, Throwable cause) {
+    // Closes the connection without the final chunk; the cycle ends with it (complete() would
+    // throw afterwards).
+    ServletContextRequest.getServletContextRequest(request).getServletChannel().abort(cause);
+  }
+
+  /** Read interest on a parked request's end point; end of stream means the client left. */
+  private static final class Watcher implements Callback {
+    private static final Throwable STOPPED = new StaticException("disconnect watch stopped");
+
+    private final Connection connection;
+    private final EndPoint endPoint;
+    private final java.util.function.Consumer<Throwable> onGone;
+    private final AtomicBoolean done = new AtomicBoolean();
+
+    Watcher(Connection connection, java.util.function.Consumer<Throwable> onGone) {
+      this.connection = connection;
+      this.endPoint = connection.getEndPoint();
+      this.onGone = onGone;
+    }
+
+    void arm() {
+      if (!done.get() && !endPoint.tryFillInterested(this)) {
+        LOGGER.log(Level.DEBUG, "read interest already taken; this request is not watched");
+      }
+    }
+
+    void stop() {
+      // Must happen before the response completes: a pending read would make Jetty close the
+      // connection after the response.
+      if (done.compareAndSet(false, true) && endPoint instanceof AbstractEndPoint abstractEndPoint) {
+        abstractEndPoint.getFillInterest().onFail(STOPPED);
+      }
+    }
+
+    @Override
+    public void succeeded() {
+      if (done.get()) {
+        return;
+      }
+      ByteBuffer buffer = BufferUtil.allocate(4096);
+      int filled;
+      try {
+        filled = endPoint.fill(buffer);
+      } catch (IOException e) {
+        gone(e);
+        return;
+      }
+      if (filled < 0) {
+        gone(new EofException("the client closed the connection"));
+      } else if (filled == 0) {
+        arm();
+      } else if (done.compareAndSet(false, true)) {
+        // The next pipelined request: the client is alive. Give the bytes back to the parser.
+        ((Connection.UpgradeTo) connection).onUpgradeTo(buffer);
+      }
+    }
+
+    private void gone(Throwable cause) {
+      if (done.compareAndSet(false, true)) {
+        LOGGER.log(Level.DEBUG, () -> "client left a parked request: " + cause);
+        onGone.accept(cause);
+      }
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+      if (cause != STOPPED) {
+        gone(cause);
+      }
+    }
+
+    @Override
+    public InvocationType getInvocationType() {
+      return InvocationType.BLOCKING; // onGone cancels work: run it on a pool thread
+    }
   }
 }

@@ -59,8 +59,7 @@ public class ProxyServlet extends HttpServlet {
     async.setTimeout(0); // the engine's own timers bound the wait
     ServletClientExchange exchange =
         new ServletClientExchange(request, response, async, support, users.userOf(request));
-    ProxyEngine.Cancellable call = engine.handle(exchange);
-    support.onDisconnect(request, call::cancel);
+    exchange.parked(engine.handle(exchange));
   }
 
   /**

@@ -7,9 +7,11 @@ import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.core.ClientExchange;
+import dev.invertingproxy.core.ProxyEngine;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -17,9 +19,12 @@ import java.io.UncheckedIOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 
-/** A suspended servlet request as the engine sees it. Thread-safe: respond runs once. */
+/**
+ * A suspended servlet request as the engine sees it. While parked with its body read, it is
+ * watched for a client disconnect, which withdraws the request. Thread-safe.
+ */
 final class ServletClientExchange implements ClientExchange {
   private static final int BUFFER = 16 * 1024;
 
@@ -30,7 +35,12 @@ final class ServletClientExchange implements ClientExchange {
   private final RequestHead head;
   private final MessageBody body;
   private final Optional<String> userId;
-  private final AtomicBoolean responded = new AtomicBoolean();
+
+  // guarded by this
+  private boolean responded;
+  private boolean bodyRead;
+  private ProxyEngine.@Nullable Cancellable parked;
+  private ContainerSupport.Watch watch = ContainerSupport.Watch.NONE;
 
   ServletClientExchange(
       HttpServletRequest request,
@@ -47,17 +57,18 @@ final class ServletClientExchange implements ClientExchange {
     String query = request.getQueryString();
     String target = request.getRequestURI() + (query == null ? "" : "?" + query);
     this.head = new RequestHead(request.getMethod(), target, request.getProtocol(), headers);
-    this.body = requestBody(request, headers);
+    this.body = requestBody(headers);
   }
 
-  private static MessageBody requestBody(HttpServletRequest request, Headers headers) {
+  private MessageBody requestBody(Headers headers) {
     long length;
     if (headers.contains("Transfer-Encoding")) {
       length = -1;
     } else if (headers.contains("Content-Length")) {
       length = request.getContentLengthLong();
     } else {
-      return MessageBody.empty(); // HTTP/1.1: neither header means no body
+      bodyRead = true; // HTTP/1.1: neither header means no body
+      return MessageBody.empty();
     }
     InputStream in;
     try {
@@ -65,17 +76,62 @@ final class ServletClientExchange implements ClientExchange {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    return MessageBody.of(
-        in,
-        length,
-        () -> {
-          if (!request.isTrailerFieldsReady()) {
-            return Headers.empty();
+    long declared = length;
+    // Notices the end of the body: end of stream, or the declared length reached (a reader that
+    // knows the length never asks for more).
+    InputStream watched =
+        new FilterInputStream(in) {
+          private long count;
+
+          @Override
+          public int read() throws IOException {
+            int b = super.read();
+            counted(b < 0 ? -1 : 1);
+            return b;
           }
-          Headers.Builder trailers = Headers.builder();
-          request.getTrailerFields().forEach(trailers::add);
-          return trailers.build();
-        });
+
+          @Override
+          public int read(byte[] b, int off, int len) throws IOException {
+            return counted(super.read(b, off, len));
+          }
+
+          private int counted(int result) {
+            if (result > 0) {
+              count += result;
+            }
+            if (result < 0 || count == declared) {
+              bodyFinished();
+            }
+            return result;
+          }
+        };
+    return MessageBody.of(watched, length, () -> support.requestTrailers(request));
+  }
+
+  /** The engine parked the request: watch for a disconnect once the body is read. */
+  synchronized void parked(ProxyEngine.Cancellable cancellable) {
+    this.parked = cancellable;
+    watchIfIdle();
+  }
+
+  private synchronized void bodyFinished() {
+    bodyRead = true;
+    watchIfIdle();
+  }
+
+  private void watchIfIdle() {
+    ProxyEngine.Cancellable cancellable = parked;
+    if (bodyRead && cancellable != null && !responded && watch == ContainerSupport.Watch.NONE) {
+      watch = support.watchDisconnect(request, async, cancellable::cancel);
+    }
+  }
+
+  private synchronized void startResponse() {
+    if (responded) {
+      throw new IllegalStateException("already responded");
+    }
+    responded = true;
+    watch.stop();
   }
 
   @Override
@@ -105,32 +161,43 @@ final class ServletClientExchange implements ClientExchange {
 
   @Override
   public void respond(ResponseHead head, MessageBody body) throws IOException {
-    if (!responded.compareAndSet(false, true)) {
-      throw new IllegalStateException("already responded");
-    }
+    startResponse();
     try {
       response.setStatus(head.status());
       for (Header field : head.headers().fields()) {
         response.addHeader(field.name(), field.value());
       }
-      if (body.contentLength() < 0) {
-        response.setTrailerFields(() -> trailerMap(body.trailers()));
+      if (body.contentLength() < 0 && mayHaveBody(head.status())) {
+        // Chunked even if the client asked to close: an aborted body must look incomplete.
+        if ("HTTP/1.1".equals(request.getProtocol())) {
+          response.setHeader("Transfer-Encoding", "chunked");
+          response.setTrailerFields(() -> trailerMap(body.trailers()));
+        }
       }
       copy(body.stream(), response.getOutputStream());
-    } catch (IOException readFailure) {
-      support.abort(request, response, readFailure);
-      completeQuietly();
-      throw readFailure;
-    } catch (RuntimeException e) {
-      support.abort(request, response, e);
-      completeQuietly();
+    } catch (ClientGoneException e) {
+      support.abort(request, response, async, e);
       throw e;
+    } catch (IOException | RuntimeException readFailure) {
+      support.abort(request, response, async, readFailure);
+      throw readFailure;
     }
-    completeQuietly();
+    try {
+      async.complete();
+    } catch (IllegalStateException alreadyDone) {
+      // the container ended the cycle (the client left)
+    }
+  }
+
+  private boolean mayHaveBody(int status) {
+    return !"HEAD".equals(request.getMethod())
+        && status >= 200
+        && status != 204
+        && status != 304;
   }
 
   /** Copies, flushing whenever the source has nothing more at once (streams stay live). */
-  private void copy(InputStream in, OutputStream out) throws IOException {
+  private static void copy(InputStream in, OutputStream out) throws IOException {
     byte[] buffer = new byte[BUFFER];
     while (true) {
       int n = in.read(buffer);
@@ -145,14 +212,6 @@ final class ServletClientExchange implements ClientExchange {
       } catch (IOException e) {
         throw new ClientGoneException("the client disconnected: " + e.getMessage(), e);
       }
-    }
-  }
-
-  private void completeQuietly() {
-    try {
-      async.complete();
-    } catch (IllegalStateException alreadyDone) {
-      // the container completed it (the client left)
     }
   }
 

@@ -107,4 +107,69 @@ class FailureIT {
       assertThat(offered.body()).isEqualTo("[]");
     }
   }
+
+  @Test
+  @DisplayName("a client that leaves after its body was read: the agent's answer is refused")
+  void clientLeavesAfterBodyRead() throws Exception {
+    relay =
+        Relay.withoutAgent(
+            engine ->
+                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy)) {
+      assertThat(agent.pending("b1").status()).isEqualTo(200);
+      String id;
+      try (RawHttpClient c = new RawHttpClient(relay.port())) {
+        c.send("POST /p HTTP/1.1\r\nHost: public.example\r\nContent-Length: 3\r\n\r\nabc");
+        id = nextId(agent);
+        AgentCalls.Answer read = agent.read("b1", id);
+        assertThat(read.body()).endsWith("\r\n\r\nabc");
+      }
+      Thread.sleep(1000); // the disconnect must be noticed promptly
+      AgentCalls.Answer posted =
+          agent.respond("b1", id, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+      assertThat(posted.status()).isEqualTo(404);
+    }
+  }
+
+  @Test
+  @DisplayName("an agent that dies mid-response: the client's response is visibly cut")
+  void agentDiesMidResponse() throws Exception {
+    relay = Relay.withoutAgent(engine -> engine.longPollTimeout(Duration.ofMillis(300)));
+    for (String partial :
+        java.util.List.of(
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")) {
+      try (AgentCalls agent = new AgentCalls(relay.proxy);
+          RawHttpClient c = new RawHttpClient(relay.port())) {
+        assertThat(agent.pending("b1").status()).isEqualTo(200);
+        c.send("GET /cut HTTP/1.1\r\nHost: public.example\r\n\r\n");
+        String id = nextId(agent);
+        try (java.net.Socket dying = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), relay.port())) {
+          byte[] wire = partial.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+          String post =
+              "POST /agent/response HTTP/1.1\r\nHost: proxy\r\nX-Inverting-Proxy-Backend-ID: b1\r\n"
+                  + "X-Inverting-Proxy-Request-ID: " + id + "\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + Integer.toHexString(wire.length) + "\r\n";
+          dying.getOutputStream().write(post.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+          dying.getOutputStream().write(wire);
+          dying.getOutputStream().write("\r\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+          dying.getOutputStream().flush();
+          Thread.sleep(300); // let the head reach the client before the agent dies
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.read("GET"))
+            .as(partial)
+            .isInstanceOf(java.io.EOFException.class);
+      }
+    }
+  }
+
+  private static String nextId(AgentCalls agent) throws Exception {
+    for (int i = 0; i < 20; i++) {
+      String json = agent.pending("b1").body().trim();
+      if (!json.equals("[]")) {
+        return json.substring(2, json.length() - 2);
+      }
+    }
+    throw new AssertionError("no request was offered");
+  }
 }
