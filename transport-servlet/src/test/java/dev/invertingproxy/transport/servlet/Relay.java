@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.function.Consumer;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.HttpCompliance;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -92,6 +93,9 @@ final class Relay implements AutoCloseable {
     config.setSendServerVersion(false);
     config.setSendDateHeader(false);
     config.setUriCompliance(UriCompliance.LEGACY);
+    // keep header names in the case the client sent, known names included
+    config.setHttpCompliance(
+        HttpCompliance.RFC9110.with("proxy", HttpCompliance.Violation.CASE_SENSITIVE_FIELD_NAME));
     ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
