@@ -8,6 +8,7 @@ import dev.invertingproxy.MalformedMessageException;
 import dev.invertingproxy.ProxyTimeoutException;
 import dev.invertingproxy.RequestConflictException;
 import dev.invertingproxy.StorageException;
+import dev.invertingproxy.UnauthenticatedException;
 import dev.invertingproxy.UnknownRequestException;
 
 /**
@@ -27,6 +28,8 @@ public final class ErrorMapping {
     } else if (failure instanceof MalformedMessageException
         || failure instanceof BadRequestException) {
       return 400;
+    } else if (failure instanceof UnauthenticatedException) {
+      return 401;
     } else if (failure instanceof UnknownRequestException) {
       return 404;
     } else if (failure instanceof RequestConflictException) {

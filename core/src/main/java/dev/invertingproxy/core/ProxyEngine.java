@@ -14,6 +14,7 @@ import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
+import dev.invertingproxy.UnauthenticatedException;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.RequestIds;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
@@ -59,6 +60,7 @@ public final class ProxyEngine implements AutoCloseable {
   private final RequestBroker broker;
   private final BackendRegistry registry;
   private final BackendResolver resolver;
+  private final AgentAuthenticator authenticator;
   private final Duration longPollTimeout;
   private final Duration responseTimeout;
   private final Duration livenessWindow;
@@ -77,6 +79,7 @@ public final class ProxyEngine implements AutoCloseable {
     this.broker = storage.broker();
     this.registry = storage.registry();
     this.resolver = Objects.requireNonNull(builder.resolver, "backendResolver or backend");
+    this.authenticator = builder.authenticator;
     this.longPollTimeout = builder.longPollTimeout;
     this.responseTimeout = builder.responseTimeout;
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
@@ -271,10 +274,11 @@ public final class ProxyEngine implements AutoCloseable {
    * {@code backendId}. Records the agent as seen. The transport cancels the future if the agent
    * disconnects.
    *
-   * @throws BadRequestException if {@code backendId} is missing
+   * @throws UnauthenticatedException if the agent has no valid credential
+   * @throws BadRequestException if the backend ID is missing
    */
-  public CompletableFuture<List<String>> pending(@Nullable String backendId) {
-    String backend = requireBackend(backendId);
+  public CompletableFuture<List<String>> pending(AgentCall call) {
+    String backend = authorize(call);
     registry.agentSeen(backend, clock.instant());
     CompletableFuture<List<String>> ids = broker.awaitPending(backend, longPollTimeout);
     ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
@@ -285,16 +289,15 @@ public final class ProxyEngine implements AutoCloseable {
    * An agent's read: claims the request and writes it in HTTP/1.1 wire format, its body streaming
    * from the client.
    *
+   * @throws UnauthenticatedException if the agent has no valid credential
    * @throws BadRequestException if a header is missing
    * @throws dev.invertingproxy.UnknownRequestException if no such request is pending
    * @throws dev.invertingproxy.RequestConflictException if its body already streamed to a read
    * @throws IOException if writing to the agent or reading from the client failed
    */
-  public void readRequest(
-      @Nullable String backendId, @Nullable String requestId, AgentReadSink sink)
-      throws IOException {
-    String backend = requireBackend(backendId);
-    String id = requireRequestId(requestId);
+  public void readRequest(AgentCall call, AgentReadSink sink) throws IOException {
+    String backend = authorize(call);
+    String id = requireRequestId(call.requestId());
     ClaimedRequest claimed = broker.claim(backend, id);
     ParkedRequest request = claimed.request();
     sink.header(ProtocolHeaders.REQUEST_ID, request.id());
@@ -312,6 +315,7 @@ public final class ProxyEngine implements AutoCloseable {
    * An agent's post: parses the response in HTTP/1.1 wire format from {@code wire} and relays it
    * to the waiting client, streaming; returns when the body has been relayed.
    *
+   * @throws UnauthenticatedException if the agent has no valid credential
    * @throws BadRequestException if a header is missing
    * @throws dev.invertingproxy.UnknownRequestException if no such request waits for a response
    * @throws dev.invertingproxy.DuplicateResponseException if it was already answered
@@ -319,16 +323,29 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws ClientGoneException if the client left
    * @throws IOException if reading from the agent failed
    */
-  public void postResponse(@Nullable String backendId, @Nullable String requestId, InputStream wire)
-      throws IOException {
-    String backend = requireBackend(backendId);
-    String id = requireRequestId(requestId);
+  public void postResponse(AgentCall call, InputStream wire) throws IOException {
+    String backend = authorize(call);
+    String id = requireRequestId(call.requestId());
     ParkedRequest request = broker.awaitingResponse(backend, id);
     HttpMessageReader reader = new HttpMessageReader(wire, maxHeadBytes);
     ResponseHead head = reader.readResponseHead();
     MessageBody body = reader.responseBody(head, request.head().method());
     broker.deliver(backend, id, head, body);
     LOGGER.log(Level.DEBUG, () -> "[" + id + "] answered " + head.status());
+  }
+
+  /**
+   * Authenticates the agent and returns the backend it acts for.
+   *
+   * @throws UnauthenticatedException without a valid credential
+   * @throws BadRequestException without a backend ID
+   */
+  private String authorize(AgentCall call) {
+    if (authenticator.authenticate(call.headers()).isEmpty()) {
+      throw new UnauthenticatedException(
+          "agent credentials missing or not accepted (send Authorization: Bearer <token>)");
+    }
+    return requireBackend(call.backendId());
   }
 
   private static String requireBackend(@Nullable String backendId) {
@@ -397,6 +414,7 @@ public final class ProxyEngine implements AutoCloseable {
     private @Nullable Storage storage;
     private URI storageUri = URI.create("memory:/");
     private @Nullable BackendResolver resolver;
+    private AgentAuthenticator authenticator = AgentAuthenticator.denyAll();
     private Duration longPollTimeout = Duration.ofSeconds(25);
     private Duration responseTimeout = Duration.ofSeconds(60);
     private Duration livenessGrace = Duration.ofSeconds(5);
@@ -436,6 +454,15 @@ public final class ProxyEngine implements AutoCloseable {
     /** Decides per request which backend it goes to. */
     public Builder backendResolver(BackendResolver resolver) {
       this.resolver = Objects.requireNonNull(resolver, "resolver");
+      return this;
+    }
+
+    /**
+     * Who may act as an agent. Default {@link AgentAuthenticator#denyAll()}: with no credential
+     * configured every agent call is answered 401 (secure by default).
+     */
+    public Builder agentAuthenticator(AgentAuthenticator authenticator) {
+      this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
       return this;
     }
 

@@ -3,9 +3,10 @@ package dev.invertingproxy.transport.servlet;
 import com.squareup.moshi.JsonAdapter;
 import com.squareup.moshi.Moshi;
 import com.squareup.moshi.Types;
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.core.AgentCall;
 import dev.invertingproxy.core.AgentReadSink;
 import dev.invertingproxy.core.ErrorMapping;
-import dev.invertingproxy.core.ProtocolHeaders;
 import dev.invertingproxy.core.ProxyEngine;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
@@ -18,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The agent-facing endpoints of the v1 protocol, for the reference Go agent and ours alike:
@@ -67,7 +67,7 @@ public class AgentServlet extends HttpServlet {
         }
       } else if (path.endsWith("agent/response")) {
         if (requireMethod("POST", method, response)) {
-          engine.postResponse(backendId(request), requestId(request), request.getInputStream());
+          engine.postResponse(call(request), request.getInputStream());
           response.setStatus(200);
           response.setContentLength(0);
         }
@@ -80,12 +80,16 @@ public class AgentServlet extends HttpServlet {
           status == 500 ? Level.WARNING : Level.DEBUG,
           () -> "agent call " + method + " " + path + " failed: " + e,
           status == 500 ? e : null);
-      error(response, status, ErrorMapping.reason(e));
+      error(
+          response,
+          status,
+          ErrorMapping.reason(e),
+          status == 401 ? Headers.of("WWW-Authenticate", "Bearer") : Headers.empty());
     }
   }
 
   private void pending(HttpServletRequest request, HttpServletResponse response) {
-    CompletableFuture<List<String>> ids = engine.pending(backendId(request));
+    CompletableFuture<List<String>> ids = engine.pending(call(request));
     AsyncContext async = request.startAsync();
     // Not a cut-off: the engine answers first; this only frees a poll whose answer got lost.
     async.setTimeout(engine.longPollTimeout().toMillis() + 30_000);
@@ -122,8 +126,7 @@ public class AgentServlet extends HttpServlet {
 
   private void read(HttpServletRequest request, HttpServletResponse response) throws IOException {
     engine.readRequest(
-        backendId(request),
-        requestId(request),
+        call(request),
         new AgentReadSink() {
           @Override
           public void header(String name, String value) {
@@ -139,12 +142,8 @@ public class AgentServlet extends HttpServlet {
         });
   }
 
-  private static String backendId(HttpServletRequest request) {
-    return request.getHeader(ProtocolHeaders.BACKEND_ID);
-  }
-
-  private static String requestId(HttpServletRequest request) {
-    return request.getHeader(ProtocolHeaders.REQUEST_ID);
+  private static AgentCall call(HttpServletRequest request) {
+    return new AgentCall(ContainerSupport.of(request).requestHeaders(request));
   }
 
   private static boolean requireMethod(String expected, String method, HttpServletResponse response)
@@ -152,25 +151,22 @@ public class AgentServlet extends HttpServlet {
     if (expected.equals(method)) {
       return true;
     }
-    error(response, 405, "use " + expected + " here, not " + method, expected);
+    error(response, 405, "use " + expected + " here, not " + method, Headers.of("Allow", expected));
     return false;
   }
 
   private static void error(HttpServletResponse response, int status, String reason)
       throws IOException {
-    error(response, status, reason, null);
+    error(response, status, reason, Headers.empty());
   }
 
   private static void error(
-      HttpServletResponse response, int status, String reason, @Nullable String allow)
-      throws IOException {
+      HttpServletResponse response, int status, String reason, Headers extra) throws IOException {
     if (response.isCommitted()) {
       return; // too late for a status; the stream is cut instead
     }
     response.reset();
-    if (allow != null) {
-      response.setHeader("Allow", allow);
-    }
+    extra.fields().forEach(field -> response.setHeader(field.name(), field.value()));
     byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
     response.setStatus(status);
     response.setContentType("text/plain;charset=utf-8");

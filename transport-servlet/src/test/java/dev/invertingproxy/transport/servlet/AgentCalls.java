@@ -21,8 +21,17 @@ final class AgentCalls implements AutoCloseable {
           .build();
   private final URI proxy;
 
+  private final String token;
+
+  /** Calls as an agent holding the relay's token. */
   AgentCalls(URI proxy) {
+    this(proxy, Relay.AGENT_TOKEN);
+  }
+
+  /** Calls with {@code token} as the bearer token, or with no Authorization if null. */
+  AgentCalls(URI proxy, String token) {
     this.proxy = proxy;
+    this.token = token;
   }
 
   Answer pending(String backend) throws IOException {
@@ -59,6 +68,9 @@ final class AgentCalls implements AutoCloseable {
   }
 
   private Answer call(Request request) throws IOException {
+    if (token != null) {
+      request = request.newBuilder().header("Authorization", "Bearer " + token).build();
+    }
     try (Response response = http.newCall(request).execute()) {
       return new Answer(response.code(), response.body().string(), response.headers());
     }

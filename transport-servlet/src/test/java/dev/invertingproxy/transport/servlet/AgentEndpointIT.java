@@ -204,4 +204,21 @@ class AgentEndpointIT {
       assertThat(r.code()).isEqualTo(404);
     }
   }
+
+  @Test
+  @DisplayName("agents without a valid bearer token get 401 on every endpoint")
+  void unauthenticatedAgents() throws Exception {
+    for (String token : java.util.Arrays.asList(null, "wrong-token")) {
+      try (AgentCalls stranger = new AgentCalls(relay.proxy, token)) {
+        for (AgentCalls.Answer answer :
+            List.of(
+                stranger.pending("b1"),
+                stranger.read("b1", "x"),
+                stranger.respond("b1", "x", "HTTP/1.1 200 OK\r\n\r\n"))) {
+          assertThat(answer.status()).isEqualTo(401);
+          assertThat(answer.headers().get("WWW-Authenticate")).isEqualTo("Bearer");
+        }
+      }
+    }
+  }
 }

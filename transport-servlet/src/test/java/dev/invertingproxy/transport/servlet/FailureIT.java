@@ -148,6 +148,7 @@ class FailureIT {
           byte[] wire = partial.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
           String post =
               "POST /agent/response HTTP/1.1\r\nHost: proxy\r\nX-Inverting-Proxy-Backend-ID: b1\r\n"
+                  + "Authorization: Bearer " + Relay.AGENT_TOKEN + "\r\n"
                   + "X-Inverting-Proxy-Request-ID: " + id + "\r\nTransfer-Encoding: chunked\r\n\r\n"
                   + Integer.toHexString(wire.length) + "\r\n";
           dying.getOutputStream().write(post.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));

@@ -2,11 +2,13 @@ package dev.invertingproxy.transport.servlet;
 
 import dev.invertingproxy.testkit.RawHttpBackend;
 
+import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.DefaultAgentLoop;
 import dev.invertingproxy.core.ProxyEngine;
 import dev.invertingproxy.storage.inmemory.InMemoryStorage;
 import java.net.URI;
 import java.time.Duration;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -24,6 +26,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  */
 final class Relay implements AutoCloseable {
   static final String BACKEND_ID = "b1";
+  static final String AGENT_TOKEN = "test-agent-token";
 
   final RawHttpBackend backend;
   final InMemoryStorage storage;
@@ -35,7 +38,11 @@ final class Relay implements AutoCloseable {
   private Relay(Consumer<ProxyEngine.Builder> engineSettings) throws Exception {
     backend = new RawHttpBackend();
     storage = InMemoryStorage.create();
-    ProxyEngine.Builder builder = ProxyEngine.builder().storage(storage).backend(BACKEND_ID);
+    ProxyEngine.Builder builder =
+        ProxyEngine.builder()
+            .storage(storage)
+            .backend(BACKEND_ID)
+            .agentAuthenticator(AgentAuthenticator.bearerTokens(Map.of(AGENT_TOKEN, "agent-1")));
     engineSettings.accept(builder);
     engine = builder.build();
     server = startProxy(engine);
@@ -64,6 +71,7 @@ final class Relay implements AutoCloseable {
             .proxy(proxy)
             .backendId(BACKEND_ID)
             .backend(backendUri)
+            .bearerToken(AGENT_TOKEN)
             .drainTimeout(Duration.ofSeconds(2))
             .build();
     agent.start();
