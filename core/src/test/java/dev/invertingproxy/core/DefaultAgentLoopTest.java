@@ -1,0 +1,298 @@
+package dev.invertingproxy.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.invertingproxy.AgentLoop;
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.MessageBody;
+import dev.invertingproxy.RequestHead;
+import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.spi.AgentTransport;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The agent loop's own logic against a scripted transport (the real OkHttp transport and proxy run
+ * in transport-servlet's end-to-end tests): concurrency bound, drain on close, back-off,
+ * de-duplication, 502 on an unreachable backend, user-ID forwarding.
+ */
+@Timeout(value = 30, unit = TimeUnit.SECONDS)
+class DefaultAgentLoopTest {
+  private final ScriptedTransport transport = new ScriptedTransport();
+  private DefaultAgentLoop loop;
+
+  @AfterEach
+  void close() {
+    if (loop != null) {
+      loop.close(Duration.ofSeconds(5));
+    }
+  }
+
+  private DefaultAgentLoop start(DefaultAgentLoop.Builder builder) {
+    loop = builder.transport(transport).backendId("b1").build();
+    loop.start();
+    return loop;
+  }
+
+  private static String wire(String method, String target, String headers, String body) {
+    return method + " " + target + " HTTP/1.1\r\nHost: public.example\r\n" + headers
+        + (body.isEmpty() ? "" : "Content-Length: " + body.length() + "\r\n") + "\r\n" + body;
+  }
+
+  @Test
+  @DisplayName("a request is read, forwarded and its response posted in wire format")
+  void forwardsAndPosts() throws Exception {
+    transport.requests.put("r1", wire("POST", "/x?y=1", "X-A: 1\r\n", "hello"));
+    transport.backend = (head, body) -> {
+      String text = new String(body.stream().readAllBytes(), StandardCharsets.ISO_8859_1);
+      return response(200, head.method() + " " + head.target() + " " + text);
+    };
+    start(DefaultAgentLoop.builder());
+    transport.offer("r1");
+    String posted = transport.posted("r1");
+    assertThat(posted).startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\nPOST /x?y=1 hello");
+    assertThat(transport.forwardedHeads.get(0).headers().first("X-A")).contains("1");
+  }
+
+  @Test
+  @DisplayName("an unreachable backend is answered with a 502 that says why")
+  void unreachableBackend() throws Exception {
+    transport.requests.put("r1", wire("GET", "/", "", ""));
+    transport.backend = (head, body) -> {
+      throw new ConnectException("Connection refused");
+    };
+    start(DefaultAgentLoop.builder());
+    transport.offer("r1");
+    String posted = transport.posted("r1");
+    assertThat(posted).startsWith("HTTP/1.1 502 Bad Gateway\r\n").contains("Connection refused");
+  }
+
+  @Test
+  @DisplayName("no more than maxInFlight requests are forwarded at once")
+  void concurrencyIsBounded() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger now = new AtomicInteger();
+    AtomicInteger peak = new AtomicInteger();
+    transport.backend = (head, body) -> {
+      peak.accumulateAndGet(now.incrementAndGet(), Math::max);
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      now.decrementAndGet();
+      return response(204, "");
+    };
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 10; i++) {
+      ids.add("r" + i);
+      transport.requests.put("r" + i, wire("GET", "/" + i, "", ""));
+    }
+    start(DefaultAgentLoop.builder().maxInFlight(3));
+    transport.offer(ids.toArray(String[]::new));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (loop.inFlight() < 3 && System.nanoTime() < deadline) {
+      Thread.sleep(5);
+    }
+    assertThat(loop.inFlight()).isEqualTo(3);
+    release.countDown();
+    for (String id : ids) {
+      assertThat(transport.posted(id)).startsWith("HTTP/1.1 204");
+    }
+    assertThat(peak.get()).isEqualTo(3);
+  }
+
+  @Test
+  @DisplayName("close() waits for in-flight requests, stops polling, and is idempotent")
+  void closeDrains() throws Exception {
+    CountDownLatch inBackend = new CountDownLatch(1);
+    transport.requests.put("slow", wire("GET", "/slow", "", ""));
+    transport.backend = (head, body) -> {
+      inBackend.countDown();
+      try {
+        Thread.sleep(300);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return response(200, "done");
+    };
+    start(DefaultAgentLoop.builder());
+    transport.offer("slow");
+    assertThat(inBackend.await(5, TimeUnit.SECONDS)).isTrue();
+    assertThat(loop.close(Duration.ofSeconds(5))).isTrue();
+    assertThat(transport.postedNow("slow")).endsWith("done");
+    assertThat(loop.state()).isEqualTo(AgentLoop.State.CLOSED);
+    assertThat(loop.close(Duration.ofSeconds(5))).isTrue();
+    int polls = transport.polls.get();
+    Thread.sleep(100);
+    assertThat(transport.polls.get()).isEqualTo(polls);
+  }
+
+  @Test
+  @DisplayName("poll errors back off and the loop recovers when the proxy is back")
+  void backsOffAndRecovers() throws Exception {
+    transport.failPolls.set(5);
+    transport.requests.put("r1", wire("GET", "/", "", ""));
+    transport.backend = (head, body) -> response(200, "ok");
+    start(DefaultAgentLoop.builder().backoff(Duration.ofMillis(1), Duration.ofMillis(20)));
+    transport.offer("r1");
+    assertThat(transport.posted("r1")).endsWith("ok");
+    assertThat(transport.failPolls.get()).isLessThanOrEqualTo(0);
+    assertThat(loop.isConnected()).isTrue();
+  }
+
+  @Test
+  @DisplayName("an ID offered twice is served once")
+  void duplicateOffersServedOnce() throws Exception {
+    transport.requests.put("r1", wire("GET", "/", "", ""));
+    AtomicInteger calls = new AtomicInteger();
+    transport.backend = (head, body) -> {
+      calls.incrementAndGet();
+      return response(200, "ok");
+    };
+    start(DefaultAgentLoop.builder());
+    transport.offer("r1", "r1");
+    transport.offer("r1");
+    assertThat(transport.posted("r1")).endsWith("ok");
+    transport.requests.put("r2", wire("GET", "/", "", ""));
+    transport.offer("r2");
+    transport.posted("r2");
+    assertThat(calls.get()).isEqualTo(2);
+  }
+
+  @Test
+  @DisplayName("with forwardUserId, the proxy's user ID replaces any such header")
+  void forwardsUserId() throws Exception {
+    transport.requests.put("r1", wire("GET", "/", "X-Inverting-Proxy-User-ID: spoofed\r\n", ""));
+    transport.userIds.put("r1", "alice@example.com");
+    transport.backend = (head, body) -> response(204, "");
+    start(DefaultAgentLoop.builder().forwardUserId(true));
+    transport.offer("r1");
+    transport.posted("r1");
+    assertThat(transport.forwardedHeads.get(0).headers().all("X-Inverting-Proxy-User-ID"))
+        .containsExactly("alice@example.com");
+  }
+
+  private static AgentTransport.BackendResponse response(int status, String text) {
+    byte[] bytes = text.getBytes(StandardCharsets.ISO_8859_1);
+    ResponseHead head =
+        new ResponseHead(
+            "HTTP/1.1",
+            status,
+            status == 200 ? "OK" : status == 204 ? "No Content" : "Status",
+            status == 204 ? Headers.empty() : Headers.of("Content-Length", Integer.toString(bytes.length)));
+    MessageBody body = status == 204 ? MessageBody.empty() : MessageBody.of(bytes);
+    return new AgentTransport.BackendResponse() {
+      @Override
+      public ResponseHead head() {
+        return head;
+      }
+
+      @Override
+      public MessageBody body() {
+        return body;
+      }
+
+      @Override
+      public void cancel() {}
+
+      @Override
+      public void close() {}
+    };
+  }
+
+  @FunctionalInterface
+  interface Backend {
+    AgentTransport.BackendResponse forward(RequestHead head, MessageBody body) throws IOException;
+  }
+
+  /** A transport whose proxy and backend are scripted by the test. */
+  static final class ScriptedTransport implements AgentTransport {
+    final LinkedBlockingQueue<List<String>> offers = new LinkedBlockingQueue<>();
+    final Map<String, String> requests = new ConcurrentHashMap<>();
+    final Map<String, String> userIds = new ConcurrentHashMap<>();
+    final Map<String, LinkedBlockingQueue<String>> posts = new ConcurrentHashMap<>();
+    final List<RequestHead> forwardedHeads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final AtomicInteger failPolls = new AtomicInteger();
+    final AtomicInteger polls = new AtomicInteger();
+    volatile Backend backend = (head, body) -> response(200, "");
+
+    void offer(String... ids) {
+      offers.add(List.of(ids));
+    }
+
+    String posted(String id) throws InterruptedException {
+      String wire = posts.computeIfAbsent(id, k -> new LinkedBlockingQueue<>()).poll(10, TimeUnit.SECONDS);
+      assertThat(wire).as("response posted for " + id).isNotNull();
+      return wire;
+    }
+
+    String postedNow(String id) {
+      String wire = posts.computeIfAbsent(id, k -> new LinkedBlockingQueue<>()).peek();
+      assertThat(wire).as("response already posted for " + id).isNotNull();
+      return wire;
+    }
+
+    @Override
+    public List<String> listPending(String backendId) throws IOException {
+      polls.incrementAndGet();
+      if (failPolls.getAndDecrement() > 0) {
+        throw new ConnectException("proxy down");
+      }
+      try {
+        List<String> ids = offers.poll(50, TimeUnit.MILLISECONDS);
+        return ids == null ? List.of() : ids;
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+    }
+
+    @Override
+    public WireMessage readRequest(String backendId, String requestId) throws IOException {
+      String wire = requests.get(requestId);
+      if (wire == null) {
+        throw new dev.invertingproxy.spi.ProxyCallException(404, "unknown");
+      }
+      String user = userIds.get(requestId);
+      Headers headers =
+          user == null ? Headers.empty() : Headers.of(ProtocolHeaders.USER_ID, user);
+      return new WireMessage(
+          headers, new ByteArrayInputStream(wire.getBytes(StandardCharsets.ISO_8859_1)));
+    }
+
+    @Override
+    public void postResponse(String backendId, String requestId, BodyWriter writer)
+        throws IOException {
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      writer.writeTo(out);
+      posts
+          .computeIfAbsent(requestId, k -> new LinkedBlockingQueue<>())
+          .add(out.toString(StandardCharsets.ISO_8859_1));
+    }
+
+    @Override
+    public BackendResponse forward(RequestHead head, MessageBody body) throws IOException {
+      forwardedHeads.add(head);
+      return backend.forward(head, body);
+    }
+
+    @Override
+    public void close() {}
+  }
+}
