@@ -5,7 +5,9 @@ import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.core.internal.Checks;
 import dev.invertingproxy.core.internal.HeaderHygiene;
+import dev.invertingproxy.core.internal.TextResponses;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
 import dev.invertingproxy.core.internal.wire.HttpMessageWriter;
 import dev.invertingproxy.spi.AgentTransport;
@@ -17,7 +19,6 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -337,16 +338,8 @@ public final class DefaultAgentLoop implements AgentLoop {
 
   private static void writeBadGateway(OutputStream out, String method, String reason)
       throws IOException {
-    byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
-    ResponseHead head =
-        new ResponseHead(
-            "HTTP/1.1",
-            502,
-            "Bad Gateway",
-            Headers.of(
-                "Content-Type", "text/plain; charset=utf-8",
-                "Content-Length", Integer.toString(text.length)));
-    HttpMessageWriter.writeResponse(out, head, MessageBody.of(text), method);
+    TextResponses.TextResponse badGateway = TextResponses.of(502, reason, Headers.empty());
+    HttpMessageWriter.writeResponse(out, badGateway.head(), badGateway.body(), method);
     out.flush();
   }
 
@@ -401,20 +394,13 @@ public final class DefaultAgentLoop implements AgentLoop {
 
     /** The agent side's bound on one long poll; default 60 s (above the proxy's 25 s). */
     public Builder pollTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("pollTimeout must be positive, was " + timeout);
-      }
-      this.pollTimeout = timeout;
+      this.pollTimeout = Checks.positive(timeout, "pollTimeout");
       return this;
     }
 
     /** How many requests are forwarded at once; default 64. */
     public Builder maxInFlight(int max) {
-      if (max < 1 || max > 10_000) {
-        throw new IllegalArgumentException("maxInFlight must be 1..10000, was " + max);
-      }
-      this.maxInFlight = max;
+      this.maxInFlight = Checks.inRange(max, 1, 10_000, "maxInFlight");
       return this;
     }
 
@@ -432,11 +418,7 @@ public final class DefaultAgentLoop implements AgentLoop {
 
     /** How long {@link #close()} waits for in-flight requests; default 30 s. */
     public Builder drainTimeout(Duration timeout) {
-      Objects.requireNonNull(timeout, "timeout");
-      if (timeout.isNegative()) {
-        throw new IllegalArgumentException("drainTimeout must not be negative, was " + timeout);
-      }
-      this.drainTimeout = timeout;
+      this.drainTimeout = Checks.notNegative(timeout, "drainTimeout");
       return this;
     }
 
@@ -465,10 +447,7 @@ public final class DefaultAgentLoop implements AgentLoop {
 
     /** Maximum size of a parked request's head as read from the proxy; default 64 KiB. */
     public Builder maxHeadBytes(int bytes) {
-      if (bytes < 1024) {
-        throw new IllegalArgumentException("maxHeadBytes must be >= 1024, was " + bytes);
-      }
-      this.maxHeadBytes = bytes;
+      this.maxHeadBytes = Checks.inRange(bytes, 1024, 1024 * 1024, "maxHeadBytes");
       return this;
     }
 

@@ -15,8 +15,10 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
 import dev.invertingproxy.UnauthenticatedException;
+import dev.invertingproxy.core.internal.Checks;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.RequestIds;
+import dev.invertingproxy.core.internal.TextResponses;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
 import dev.invertingproxy.core.internal.wire.HttpMessageWriter;
 import dev.invertingproxy.spi.Storage;
@@ -26,7 +28,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -367,18 +368,9 @@ public final class ProxyEngine implements AutoCloseable {
   /** Answers a client with a short text/plain error; failures to write are logged only. */
   private static void respondError(
       ClientExchange client, int status, String message, Headers extra) {
-    byte[] text = (message + "\n").getBytes(StandardCharsets.UTF_8);
-    Headers headers =
-        Headers.builder()
-            .add("Content-Type", "text/plain; charset=utf-8")
-            .add("Content-Length", Integer.toString(text.length))
-            .add("Cache-Control", "no-store")
-            .addAll(extra)
-            .build();
+    TextResponses.TextResponse error = TextResponses.of(status, message, extra);
     try {
-      client.respond(
-          new ResponseHead("HTTP/1.1", status, StatusReasons.of(status), headers),
-          MessageBody.of(text));
+      client.respond(error.head(), error.body());
     } catch (IOException | RuntimeException e) {
       LOGGER.log(Level.DEBUG, () -> "could not send " + status + " to the client: " + e);
     }
@@ -471,13 +463,13 @@ public final class ProxyEngine implements AutoCloseable {
      * poll time-out (60 s for the reference agent), or IDs may be lost in transit.
      */
     public Builder longPollTimeout(Duration timeout) {
-      this.longPollTimeout = positive(timeout, "longPollTimeout");
+      this.longPollTimeout = Checks.positive(timeout, "longPollTimeout");
       return this;
     }
 
     /** How long a parked request waits for its response head before a 504; default 60 s. */
     public Builder responseTimeout(Duration timeout) {
-      this.responseTimeout = positive(timeout, "responseTimeout");
+      this.responseTimeout = Checks.positive(timeout, "responseTimeout");
       return this;
     }
 
@@ -486,20 +478,13 @@ public final class ProxyEngine implements AutoCloseable {
      * grace; default 5 s. Otherwise requests get 503 at once.
      */
     public Builder livenessGrace(Duration grace) {
-      Objects.requireNonNull(grace, "grace");
-      if (grace.isNegative()) {
-        throw new IllegalArgumentException("livenessGrace must not be negative, was " + grace);
-      }
-      this.livenessGrace = grace;
+      this.livenessGrace = Checks.notNegative(grace, "livenessGrace");
       return this;
     }
 
     /** Maximum size of a request's start line and headers; default 32 KiB (431 beyond). */
     public Builder maxHeadBytes(int bytes) {
-      if (bytes < 1024) {
-        throw new IllegalArgumentException("maxHeadBytes must be >= 1024, was " + bytes);
-      }
-      this.maxHeadBytes = bytes;
+      this.maxHeadBytes = Checks.inRange(bytes, 1024, 1024 * 1024, "maxHeadBytes");
       return this;
     }
 
@@ -526,14 +511,6 @@ public final class ProxyEngine implements AutoCloseable {
         throw new IllegalStateException("set backend(id) or backendResolver(resolver)");
       }
       return new ProxyEngine(this);
-    }
-
-    private static Duration positive(Duration value, String name) {
-      Objects.requireNonNull(value, name);
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + " must be positive, was " + value);
-      }
-      return value;
     }
   }
 }
