@@ -15,6 +15,7 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
 import dev.invertingproxy.UnauthenticatedException;
+import dev.invertingproxy.core.internal.BoundedBody;
 import dev.invertingproxy.core.internal.Checks;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.RequestIds;
@@ -36,11 +37,13 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -66,6 +69,9 @@ public final class ProxyEngine implements AutoCloseable {
   private final Duration responseTimeout;
   private final Duration livenessWindow;
   private final int maxHeadBytes;
+  private final long maxBodyBytes;
+  private final int maxPollsPerBackend;
+  private final ConcurrentHashMap<String, AtomicInteger> pollsByBackend = new ConcurrentHashMap<>();
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
   private final boolean ownsScheduler;
@@ -85,6 +91,8 @@ public final class ProxyEngine implements AutoCloseable {
     this.responseTimeout = builder.responseTimeout;
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     this.maxHeadBytes = builder.maxHeadBytes;
+    this.maxBodyBytes = builder.maxBodyBytes;
+    this.maxPollsPerBackend = builder.maxPollsPerBackend;
     this.clock = builder.clock;
     this.ownsScheduler = builder.scheduler == null;
     this.scheduler =
@@ -164,6 +172,10 @@ public final class ProxyEngine implements AutoCloseable {
           Headers.empty());
       return Cancellable.NONE;
     }
+    if (maxBodyBytes >= 0 && client.body().contentLength() > maxBodyBytes) {
+      respondError(client, 413, bodyLimitMessage(), Headers.empty());
+      return Cancellable.NONE;
+    }
     Headers headers = HeaderHygiene.withoutHopByHop(head.headers(), true);
     headers = HeaderHygiene.withoutProtocolHeaders(headers);
     headers =
@@ -173,8 +185,12 @@ public final class ProxyEngine implements AutoCloseable {
         new ParkedRequest(
             RequestIds.next(), backend, head.withHeaders(headers), now, client.userId().orElse(null));
     ClientCall call = new ClientCall(client, parked);
+    MessageBody body =
+        maxBodyBytes < 0
+            ? client.body()
+            : new BoundedBody(client.body(), maxBodyBytes, call::bodyTooLarge);
     try {
-      call.start(broker.submit(parked, client.body(), call));
+      call.start(broker.submit(parked, body, call));
     } catch (LimitExceededException e) {
       respondError(client, e.status(), e.getMessage(), Headers.of("Retry-After", "1"));
       return Cancellable.NONE;
@@ -232,6 +248,15 @@ public final class ProxyEngine implements AutoCloseable {
       }
     }
 
+    /** The client's body grew past the limit while an agent read it: 413, the request withdrawn. */
+    void bodyTooLarge() {
+      PendingExchange pending = exchange;
+      if (pending != null && pending.cancel() && answered.compareAndSet(false, true)) {
+        cancelTimer();
+        respondError(client, 413, bodyLimitMessage(), Headers.of("Connection", "close"));
+      }
+    }
+
     @Override
     public void onResponse(ResponseHead head, MessageBody body) throws IOException {
       if (!answered.compareAndSet(false, true)) {
@@ -280,9 +305,26 @@ public final class ProxyEngine implements AutoCloseable {
    */
   public CompletableFuture<List<String>> pending(AgentCall call) {
     String backend = authorize(call);
+    AtomicInteger polling = pollsByBackend.computeIfAbsent(backend, id -> new AtomicInteger());
+    if (polling.incrementAndGet() > maxPollsPerBackend) {
+      polling.decrementAndGet();
+      throw new LimitExceededException(
+          429,
+          "too many concurrent polls for backend " + backend + " (limit " + maxPollsPerBackend + ")");
+    }
     registry.agentSeen(backend, clock.instant());
-    CompletableFuture<List<String>> ids = broker.awaitPending(backend, longPollTimeout);
-    ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
+    CompletableFuture<List<String>> ids;
+    try {
+      ids = broker.awaitPending(backend, longPollTimeout);
+    } catch (RuntimeException e) {
+      polling.decrementAndGet();
+      throw e;
+    }
+    ids.whenComplete(
+        (result, failure) -> {
+          polling.decrementAndGet();
+          registry.agentSeen(backend, clock.instant());
+        });
     return ids;
   }
 
@@ -376,6 +418,10 @@ public final class ProxyEngine implements AutoCloseable {
     }
   }
 
+  private String bodyLimitMessage() {
+    return "request body larger than the limit of " + maxBodyBytes + " bytes";
+  }
+
   private static long headSize(RequestHead head) {
     long size = head.method().length() + head.target().length() + head.version().length() + 4;
     for (var field : head.headers().fields()) {
@@ -411,6 +457,8 @@ public final class ProxyEngine implements AutoCloseable {
     private Duration responseTimeout = Duration.ofSeconds(60);
     private Duration livenessGrace = Duration.ofSeconds(5);
     private int maxHeadBytes = 32 * 1024;
+    private long maxBodyBytes = -1;
+    private int maxPollsPerBackend = 100;
     private Clock clock = Clock.systemUTC();
     private @Nullable ScheduledExecutorService scheduler;
 
@@ -485,6 +533,28 @@ public final class ProxyEngine implements AutoCloseable {
     /** Maximum size of a request's start line and headers; default 32 KiB (431 beyond). */
     public Builder maxHeadBytes(int bytes) {
       this.maxHeadBytes = Checks.inRange(bytes, 1024, 1024 * 1024, "maxHeadBytes");
+      return this;
+    }
+
+    /**
+     * Maximum size of a request body in bytes; {@code -1} (the default) means unlimited. A larger
+     * declared Content-Length is answered 413 at once; a chunked body that grows past it while
+     * streaming is cut, and the client gets 413.
+     */
+    public Builder maxBodyBytes(long bytes) {
+      if (bytes < -1) {
+        throw new IllegalArgumentException("maxBodyBytes must be >= 0, or -1 for unlimited, was " + bytes);
+      }
+      this.maxBodyBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How many long polls may wait at once for one backend; default 100. One more is answered
+     * 429.
+     */
+    public Builder maxPollsPerBackend(int polls) {
+      this.maxPollsPerBackend = Checks.inRange(polls, 1, 1_000_000, "maxPollsPerBackend");
       return this;
     }
 

@@ -37,6 +37,7 @@ public final class TextResponses {
       case 409 -> "Conflict";
       case 410 -> "Gone";
       case 413 -> "Content Too Large";
+      case 429 -> "Too Many Requests";
       case 431 -> "Request Header Fields Too Large";
       case 500 -> "Internal Server Error";
       case 502 -> "Bad Gateway";

@@ -369,12 +369,15 @@ final class InMemoryBroker implements RequestBroker {
 
   /**
    * The client's body, shared by the claims of one request. Each claim gets a view; a newer claim
-   * invalidates older views, so two reads never interleave bytes of one body.
+   * invalidates older views. A claim may be repeated until a byte has been served; bytes that a
+   * stale view received after a newer claim poison the body, so no read ever sees a body with a
+   * hole in it.
    */
   private static final class ClaimableBody {
     private final MessageBody body;
     private final AtomicInteger generation = new AtomicInteger();
     private volatile boolean started;
+    private volatile boolean broken;
 
     ClaimableBody(MessageBody body) {
       this.body = body;
@@ -392,24 +395,39 @@ final class InMemoryBroker implements RequestBroker {
               if (generation.get() != mine) {
                 throw new IOException("request was claimed again by a newer read");
               }
-              started = true;
+              if (broken) {
+                throw new IOException("request body was taken by an earlier read");
+              }
+            }
+
+            private int served(int n) throws IOException {
+              if (n > 0) {
+                if (generation.get() != mine) {
+                  broken = true; // these bytes are gone: the newer read must not go on
+                  throw new IOException("request was claimed again by a newer read");
+                }
+                started = true;
+              }
+              return n;
             }
 
             @Override
             public int read() throws IOException {
               check();
-              return body.stream().read();
+              int b = body.stream().read();
+              served(b < 0 ? -1 : 1);
+              return b;
             }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
               check();
-              return body.stream().read(b, off, len);
+              return served(body.stream().read(b, off, len));
             }
 
             @Override
             public int available() throws IOException {
-              return generation.get() == mine ? body.stream().available() : 0;
+              return generation.get() == mine && !broken ? body.stream().available() : 0;
             }
           };
       return MessageBody.of(view, body.contentLength(), body::trailers);

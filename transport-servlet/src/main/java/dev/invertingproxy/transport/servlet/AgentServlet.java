@@ -75,11 +75,19 @@ public class AgentServlet extends HttpServlet {
         error(response, 404, "no agent endpoint at " + path);
       }
     } catch (IOException | RuntimeException e) {
+      if (response.isCommitted()) {
+        // Mid-stream: the agent must see the message cut, never a clean end.
+        ContainerSupport.of(request).abort(request, response, null, e);
+        LOGGER.log(Level.DEBUG, () -> "agent call " + method + " " + path + " cut: " + e);
+        return;
+      }
       int status = ErrorMapping.status(e);
+      // A broken agent connection is the agent's business; an unexpected failure is ours.
+      boolean ours = status == 500 && !(e instanceof IOException);
       LOGGER.log(
-          status == 500 ? Level.WARNING : Level.DEBUG,
+          ours ? Level.WARNING : Level.DEBUG,
           () -> "agent call " + method + " " + path + " failed: " + e,
-          status == 500 ? e : null);
+          ours ? e : null);
       error(
           response,
           status,

@@ -4,6 +4,7 @@ import dev.invertingproxy.Headers;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import org.jspecify.annotations.Nullable;
 
 /**
  * What the Servlet API does not offer portably, done the best way each container allows: the
@@ -30,10 +31,14 @@ interface ContainerSupport {
 
   /**
    * Ends a committed response abnormally: the connection is closed without a final chunk, so the
-   * client sees the response incomplete. Completes the asynchronous cycle as far as the container
-   * needs it.
+   * client sees the response incomplete. Completes the asynchronous cycle, if {@code async} is
+   * given, as far as the container needs it.
    */
-  void abort(HttpServletRequest request, HttpServletResponse response, AsyncContext async, Throwable cause);
+  void abort(
+      HttpServletRequest request,
+      HttpServletResponse response,
+      @Nullable AsyncContext async,
+      Throwable cause);
 
   /** A disconnect watch. */
   interface Watch {

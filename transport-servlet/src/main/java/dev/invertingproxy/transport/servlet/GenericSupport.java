@@ -9,6 +9,7 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.util.Collections;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Portable Servlet API behaviour, for containers without a dedicated {@link ContainerSupport}:
@@ -65,7 +66,10 @@ final class GenericSupport implements ContainerSupport {
 
   @Override
   public void abort(
-      HttpServletRequest request, HttpServletResponse response, AsyncContext async, Throwable cause) {
+      HttpServletRequest request,
+      HttpServletResponse response,
+      @Nullable AsyncContext async,
+      Throwable cause) {
     // No portable abort exists: stop writing and end the cycle. A response with a Content-Length
     // stays visibly short; a chunked one may look complete on such containers.
     try {
@@ -73,10 +77,12 @@ final class GenericSupport implements ContainerSupport {
     } catch (IOException | IllegalStateException ignored) {
       // already closed
     }
-    try {
-      async.complete();
-    } catch (IllegalStateException ignored) {
-      // already completed
+    if (async != null) {
+      try {
+        async.complete();
+      } catch (IllegalStateException ignored) {
+        // already completed
+      }
     }
   }
 }

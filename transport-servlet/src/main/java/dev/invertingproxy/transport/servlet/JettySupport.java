@@ -19,6 +19,7 @@ import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.util.BufferUtil;
 import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.StaticException;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Jetty 12 (ee10).
@@ -90,7 +91,10 @@ final class JettySupport implements ContainerSupport {
 
   @Override
   public void abort(
-      HttpServletRequest request, HttpServletResponse response, AsyncContext async, Throwable cause) {
+      HttpServletRequest request,
+      HttpServletResponse response,
+      @Nullable AsyncContext async,
+      Throwable cause) {
     // Closes the connection without the final chunk; the cycle ends with it (complete() would
     // throw afterwards).
     ServletContextRequest.getServletContextRequest(request).getServletChannel().abort(cause);

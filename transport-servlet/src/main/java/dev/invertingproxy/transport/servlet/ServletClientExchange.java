@@ -174,7 +174,12 @@ final class ServletClientExchange implements ClientExchange {
           response.setTrailerFields(() -> trailerMap(body.trailers()));
         }
       }
-      copy(body.stream(), response.getOutputStream());
+      InputStream in = body.stream();
+      if (body.contentLength() != 0 && in.available() == 0) {
+        // Nothing to send with the head yet (a stream that waits for events): send the head now.
+        response.flushBuffer();
+      }
+      copy(in, response.getOutputStream());
     } catch (ClientGoneException e) {
       support.abort(request, response, async, e);
       throw e;

@@ -94,6 +94,11 @@ final class Relay implements AutoCloseable {
 
   /** Jetty set up as a proxy host must be: raw targets kept, no invented headers, long timeouts. */
   static Server startProxy(ProxyEngine engine) throws Exception {
+    return startProxy(engine, ProxyServlet.UserResolver.PRINCIPAL);
+  }
+
+  /** Like {@link #startProxy(ProxyEngine)}, identifying end users with {@code users}. */
+  static Server startProxy(ProxyEngine engine, ProxyServlet.UserResolver users) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(200, 8);
     threads.setName("proxy");
     Server server = new Server(threads);
@@ -115,7 +120,7 @@ final class Relay implements AutoCloseable {
     ServletHolder agents = new ServletHolder("agents", new AgentServlet(engine));
     agents.setAsyncSupported(true);
     context.addServlet(agents, "/agent/*");
-    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine));
+    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine, users));
     clients.setAsyncSupported(true);
     context.addServlet(clients, "/*");
     server.setHandler(context);
