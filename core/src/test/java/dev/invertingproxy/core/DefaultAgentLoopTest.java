@@ -106,7 +106,7 @@ class DefaultAgentLoopTest {
     }
     start(DefaultAgentLoop.builder().maxInFlight(3));
     transport.offer(ids.toArray(String[]::new));
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
     while (loop.inFlight() < 3 && System.nanoTime() < deadline) {
       Thread.sleep(5);
     }

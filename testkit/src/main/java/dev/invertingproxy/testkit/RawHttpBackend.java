@@ -45,7 +45,14 @@ public final class RawHttpBackend implements AutoCloseable {
   private final ExecutorService threads = Executors.newCachedThreadPool();
   private final List<Socket> sockets = new CopyOnWriteArrayList<>();
   public final LinkedBlockingQueue<Received> received = new LinkedBlockingQueue<>();
+  /** Answers a request whose body it reads itself, as it streams (nothing is buffered or kept). */
+  @FunctionalInterface
+  public interface StreamingResponder {
+    void respond(RequestHead head, MessageBody body, OutputStream out) throws IOException;
+  }
+
   private volatile Responder responder = RawHttpBackend::echo;
+  private volatile StreamingResponder streaming;
 
   public RawHttpBackend() throws IOException {
     server = new ServerSocket();
@@ -58,7 +65,16 @@ public final class RawHttpBackend implements AutoCloseable {
   }
 
   public void respondWith(Responder responder) {
+    this.streaming = null;
     this.responder = responder;
+  }
+
+  /**
+   * Answers with {@code responder}, which gets the body as a stream; such requests are not
+   * recorded in {@link #received}. The responder must read the body to its end.
+   */
+  public void respondStreaming(StreamingResponder responder) {
+    this.streaming = responder;
   }
 
   public Received take() throws InterruptedException {
@@ -108,6 +124,12 @@ public final class RawHttpBackend implements AutoCloseable {
           return;
         }
         MessageBody body = reader.requestBody(head);
+        StreamingResponder streamingResponder = streaming;
+        if (streamingResponder != null) {
+          streamingResponder.respond(head, body, out);
+          out.flush();
+          continue;
+        }
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         body.stream().transferTo(bytes);
         Received request = new Received(head, bytes.toByteArray(), body.contentLength(), body.trailers());

@@ -1,0 +1,251 @@
+package dev.invertingproxy.samples;
+
+import dev.invertingproxy.AgentLoop;
+import dev.invertingproxy.core.DefaultAgentLoop;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** The stand-alone agent, with the reference agent's essential flags. */
+@Command(
+    name = "agent",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = {
+      "Runs an agent beside a private backend: it connects out to the proxy, collects the "
+          + "requests parked for its backend ID, forwards them to http://HOST:PORT and posts the "
+          + "responses back. Flags as for Google's Go agent. Runs until SIGTERM or Ctrl-C, then "
+          + "finishes the requests in flight.",
+      ""
+    })
+final class AgentCommand implements Callable<Integer> {
+  /** Our proxy's long poll is 25 s, the Go server's 30 s; the agent's bound must be above both. */
+  private static final Duration LONGEST_PROXY_POLL = Duration.ofSeconds(30);
+
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--proxy",
+      required = true,
+      paramLabel = "URL",
+      description =
+          "The proxy's base URL, ending with '/': agent calls go to URL + agent/pending etc. "
+              + "For 'inverting-proxy proxy' that is http://HOST:PORT/.")
+  String proxy;
+
+  @Option(
+      names = "--backend",
+      required = true,
+      paramLabel = "ID",
+      description = "The backend ID this agent serves (X-Inverting-Proxy-Backend-ID).")
+  String backendId;
+
+  @Option(
+      names = "--host",
+      paramLabel = "HOST:PORT",
+      defaultValue = "localhost:8080",
+      description = "The backend, always reached over http:// (default: ${DEFAULT-VALUE}).")
+  String host;
+
+  @Option(
+      names = "--proxy-timeout",
+      paramLabel = "D",
+      defaultValue = "60s",
+      converter = GoDuration.Converter.class,
+      description =
+          "How long one long poll of the proxy may take (default: ${DEFAULT-VALUE}); keep it above"
+              + " the proxy's long poll (25 s here, 30 s for the Go server).")
+  Duration proxyTimeout;
+
+  @Option(
+      names = "--request-forwarding-timeout",
+      paramLabel = "D",
+      defaultValue = "0",
+      converter = GoDuration.Converter.class,
+      description =
+          "Accepted for compatibility with the Go agent, where it bounds a whole request/response "
+              + "exchange; this agent never cuts a streaming response, so the value has no effect "
+              + "(default: ${DEFAULT-VALUE}).")
+  Duration requestForwardingTimeout;
+
+  @Option(
+      names = "--forward-user-id",
+      description =
+          "Pass the proxy's X-Inverting-Proxy-User-ID on to the backend (replacing any such "
+              + "header of the request).")
+  boolean forwardUserId;
+
+  @Option(
+      names = "--token",
+      paramLabel = "T",
+      defaultValue = "${env:INVERTING_PROXY_AGENT_TOKEN}",
+      description =
+          "Send Authorization: Bearer T on every call to the proxy (its --agent-token). Default: "
+              + "the environment variable INVERTING_PROXY_AGENT_TOKEN, if set (keeps the token out "
+              + "of the process list).")
+  String token;
+
+  /** The proxy's base URL, checked; a missing trailing '/' is added. */
+  URI proxyUrl() {
+    URI uri;
+    try {
+      uri = new URI(proxy);
+    } catch (URISyntaxException e) {
+      throw usage("Invalid value for option '--proxy': " + e.getMessage());
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
+      throw usage(
+          "Invalid value for option '--proxy': '"
+              + proxy
+              + "' is not an absolute http:// or https:// URL such as http://proxy.example:8080/");
+    }
+    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+      throw usage("Invalid value for option '--proxy': '" + proxy + "' has a query or fragment");
+    }
+    if (!uri.getRawPath().endsWith("/")) {
+      uri = URI.create(proxy + "/");
+    }
+    return uri;
+  }
+
+  /** The backend, {@code http://HOST:PORT}, checked. */
+  URI backendUrl() {
+    if (host.contains("://")) {
+      throw usage(
+          "Invalid value for option '--host': '"
+              + host
+              + "' has a scheme; give HOST:PORT (the agent always uses http://)");
+    }
+    URI uri;
+    try {
+      uri = new URI("http://" + host);
+    } catch (URISyntaxException e) {
+      throw usage("Invalid value for option '--host': '" + host + "' is not HOST:PORT");
+    }
+    if (uri.getHost() == null
+        || !uri.getRawPath().isEmpty()
+        || uri.getRawQuery() != null
+        || uri.getRawFragment() != null
+        || uri.getRawUserInfo() != null) {
+      throw usage("Invalid value for option '--host': '" + host + "' is not HOST:PORT");
+    }
+    return uri;
+  }
+
+  /** Checks the flags together; picocli checked each one. */
+  void validate() {
+    proxyUrl();
+    backendUrl();
+    if (backendId.isBlank()) {
+      throw usage("Invalid value for option '--backend': empty backend ID");
+    }
+    if (proxyTimeout.isZero()) {
+      throw usage("Invalid value for option '--proxy-timeout': must be more than 0");
+    }
+    if (token != null && token.isBlank()) {
+      throw usage("Invalid value for option '--token': empty token");
+    }
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    validate();
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    URI proxyUrl = proxyUrl();
+    URI backend = backendUrl();
+
+    if (!proxy.endsWith("/")) {
+      err.println("note: --proxy does not end with '/'; using " + proxyUrl);
+    }
+    if (proxyTimeout.compareTo(LONGEST_PROXY_POLL) <= 0) {
+      err.println(
+          "WARNING: --proxy-timeout "
+              + GoDuration.format(proxyTimeout)
+              + " is not above the proxy's long poll (25 s here, 30 s for the Go server): polls "
+              + "will time out and request IDs may be lost.");
+    }
+    if (!requestForwardingTimeout.isZero()) {
+      err.println(
+          "note: --request-forwarding-timeout "
+              + GoDuration.format(requestForwardingTimeout)
+              + " is accepted for compatibility and has no effect: this agent never cuts a "
+              + "streaming response.");
+    }
+    if (token == null) {
+      err.println(
+          "note: no --token: the agent sends no credential; a proxy that requires agent tokens "
+              + "answers 401 (this project's proxy does unless started with "
+              + "--allow-anonymous-agents).");
+    }
+    err.flush();
+
+    Lifecycle lifecycle = new Lifecycle(err);
+    DefaultAgentLoop agent;
+    try {
+      DefaultAgentLoop.Builder builder =
+          DefaultAgentLoop.builder()
+              .proxy(proxyUrl)
+              .backendId(backendId)
+              .backend(backend)
+              .pollTimeout(proxyTimeout)
+              .forwardUserId(forwardUserId);
+      if (token != null) {
+        builder.bearerToken(token);
+      }
+      agent = builder.build();
+      lifecycle.started("agent", agent::close);
+      agent.start();
+    } catch (Exception e) {
+      lifecycle.abort();
+      throw e;
+    }
+    out.println(
+        "Agent started for backend "
+            + backendId
+            + ": polling "
+            + proxyUrl
+            + ", forwarding to "
+            + backend);
+    out.flush();
+    Thread watch = new Thread(() -> reportConnection(agent, proxyUrl, out), "agent-status");
+    watch.setDaemon(true);
+    watch.start();
+    lifecycle.awaitStop();
+    return 0;
+  }
+
+  /** Prints a line whenever the agent's connection to the proxy comes or goes. */
+  private void reportConnection(DefaultAgentLoop agent, URI proxyUrl, PrintWriter out) {
+    boolean connected = false;
+    try {
+      while (true) {
+        boolean now = agent.isConnected();
+        if (now != connected && agent.state() == AgentLoop.State.RUNNING) {
+          connected = now;
+          out.println(
+              now
+                  ? "Agent connected to " + proxyUrl + " for backend " + backendId
+                  : "Agent lost the connection to " + proxyUrl + "; retrying");
+          out.flush();
+        }
+        Thread.sleep(100);
+      }
+    } catch (InterruptedException stop) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+}

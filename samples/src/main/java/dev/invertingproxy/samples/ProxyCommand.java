@@ -1,0 +1,181 @@
+package dev.invertingproxy.samples;
+
+import dev.invertingproxy.core.AgentAuthenticator;
+import dev.invertingproxy.core.Providers;
+import dev.invertingproxy.core.ProxyEngine;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** The stand-alone proxy: agents at {@code /agent/...}, every other path relayed to one backend. */
+@Command(
+    name = "proxy",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description = {
+      "Runs the proxy on one port (embedded Jetty). Agents connect to /agent/... (start them with "
+          + "--proxy http://HOST:PORT/); every other path is relayed to the backend. Paths under "
+          + "/agent/ are never relayed.",
+      "Agents must authenticate: without --agent-token or --allow-anonymous-agents every agent "
+          + "call is refused with 401.",
+      ""
+    })
+final class ProxyCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(
+      names = "--port",
+      required = true,
+      paramLabel = "N",
+      description = "The port to listen on; 0 picks a free one (printed at start).")
+  int port;
+
+  @Option(
+      names = "--bind",
+      paramLabel = "ADDR",
+      defaultValue = "0.0.0.0",
+      description = "The address to listen on (default: ${DEFAULT-VALUE}, all interfaces).")
+  String bind;
+
+  @Option(
+      names = "--backend",
+      paramLabel = "ID",
+      defaultValue = "default",
+      description =
+          "The backend ID every client request goes to (default: ${DEFAULT-VALUE}); the agent "
+              + "serving it starts with --backend ID.")
+  String backendId;
+
+  @Option(
+      names = "--storage",
+      paramLabel = "URI",
+      defaultValue = "memory:",
+      description =
+          "Where parked requests live (default: ${DEFAULT-VALUE}); other schemes need their "
+              + "storage artifact on the class path.")
+  String storage;
+
+  @Option(
+      names = "--agent-token",
+      paramLabel = "T",
+      defaultValue = "${env:INVERTING_PROXY_AGENT_TOKEN}",
+      description =
+          "A bearer token that agents may present (Authorization: Bearer T); repeat for several. "
+              + "Default: the environment variable INVERTING_PROXY_AGENT_TOKEN, if set (keeps the "
+              + "token out of the process list).")
+  List<String> agentTokens = new ArrayList<>();
+
+  @Option(
+      names = "--allow-anonymous-agents",
+      description =
+          "Accept any agent without a credential. Anyone who can reach the port can then serve "
+              + "the backend and read every request: for demos and closed networks only (the Go "
+              + "reference agent sends Google credentials, so it needs this flag).")
+  boolean allowAnonymousAgents;
+
+  /** Checks the flags together; picocli checked each one. */
+  void validate() {
+    if (port < 0 || port > 65_535) {
+      throw usage("Invalid value for option '--port': " + port + " is not a port (0-65535)");
+    }
+    if (bind.isBlank()) {
+      throw usage("Invalid value for option '--bind': empty address");
+    }
+    if (backendId.isBlank()) {
+      throw usage("Invalid value for option '--backend': empty backend ID");
+    }
+    for (String token : agentTokens) {
+      if (token.isBlank()) {
+        throw usage("Invalid value for option '--agent-token': empty token");
+      }
+    }
+    if (allowAnonymousAgents && !agentTokens.isEmpty()) {
+      throw usage(
+          "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents "
+              + "would make the tokens pointless");
+    }
+    try {
+      Providers.storageUri(storage);
+    } catch (IllegalArgumentException e) {
+      throw usage("Invalid value for option '--storage': " + e.getMessage());
+    }
+  }
+
+  /** The agent authenticator the flags ask for; tokens become identities token-1, token-2, ... */
+  AgentAuthenticator authenticator() {
+    if (allowAnonymousAgents) {
+      return AgentAuthenticator.anonymous();
+    }
+    if (agentTokens.isEmpty()) {
+      return AgentAuthenticator.denyAll();
+    }
+    Map<String, String> identities = new LinkedHashMap<>();
+    for (String token : agentTokens) {
+      identities.putIfAbsent(token, "token-" + (identities.size() + 1));
+    }
+    return AgentAuthenticator.bearerTokens(identities);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    validate();
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+
+
+    Lifecycle lifecycle = new Lifecycle(err);
+    try {
+      ProxyEngine engine =
+          ProxyEngine.builder()
+              .storage(storage)
+              .backend(backendId)
+              .agentAuthenticator(authenticator())
+              .build();
+      lifecycle.started("proxy engine", engine::close);
+      if (allowAnonymousAgents) {
+        err.println(
+            "WARNING: --allow-anonymous-agents: ANY client that can reach this port can act as the "
+                + "agent of backend '"
+                + backendId
+                + "' and read every request sent to it. Use --agent-token outside closed test "
+                + "networks.");
+      } else if (agentTokens.isEmpty()) {
+        err.println(
+            "WARNING: no --agent-token given: every agent call will be refused with 401 and clients "
+                + "get 503. Start the proxy with --agent-token T and the agent with --token T "
+                + "(or, for a closed test network only, --allow-anonymous-agents).");
+      }
+      err.flush();
+      ProxyServer proxy = ProxyServer.start(engine, bind, port);
+      lifecycle.started("proxy (Jetty)", proxy::close);
+      out.println("Listening on " + proxy.url());
+      out.println(
+          "Every client request goes to backend '"
+              + backendId
+              + "'; agents: --proxy "
+              + proxy.url()
+              + " --backend "
+              + backendId
+              + (agentTokens.isEmpty() ? "" : " --token T")
+              + " (paths under /agent/ are reserved for agents).");
+      out.flush();
+    } catch (Exception e) {
+      lifecycle.abort();
+      throw e;
+    }
+    lifecycle.awaitStop();
+    return 0;
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+}

@@ -1,0 +1,113 @@
+package dev.invertingproxy.samples;
+
+import dev.invertingproxy.core.ProxyEngine;
+import dev.invertingproxy.transport.servlet.AgentServlet;
+import dev.invertingproxy.transport.servlet.ProxyServlet;
+import java.net.BindException;
+import java.net.URI;
+import java.time.Duration;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
+
+/**
+ * The proxy in embedded Jetty 12: {@link AgentServlet} at {@code /agent/*} (agents use {@code
+ * --proxy http://host:port/}), {@link ProxyServlet} for every other path. Jetty is set up as a proxy
+ * host must be: raw targets such as {@code %2F} let through, header names kept in the client's
+ * case, no {@code Server} or {@code Date} header added, idle time-out far above the long poll.
+ */
+final class ProxyServer implements AutoCloseable {
+  /** Above the engine's 25 s long poll and the 60 s response wait; never cuts a live download. */
+  static final Duration IDLE_TIMEOUT = Duration.ofMinutes(2);
+
+  private final Server server;
+  private final String host;
+  private final int port;
+
+  private ProxyServer(Server server, String host, int port) {
+    this.server = server;
+    this.host = host;
+    this.port = port;
+  }
+
+  /**
+   * Starts Jetty on {@code host:port} ({@code port} 0 picks a free one).
+   *
+   * @throws Exception if Jetty does not start, e.g. a {@link BindException} cause if the port is
+   *     taken; nothing is left running then
+   */
+  static ProxyServer start(ProxyEngine engine, String host, int port) throws Exception {
+    QueuedThreadPool threads = new QueuedThreadPool(200, 8);
+    threads.setName("proxy");
+    Server server = new Server(threads);
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    config.setSendDateHeader(false);
+    config.setUriCompliance(UriCompliance.LEGACY);
+    config.setHttpCompliance(
+        HttpCompliance.RFC9110.with("proxy", HttpCompliance.Violation.CASE_SENSITIVE_FIELD_NAME));
+    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
+    connector.setHost(host);
+    connector.setPort(port);
+    connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
+    server.addConnector(connector);
+
+    ServletContextHandler context = new ServletContextHandler("/");
+    context.getServletHandler().setDecodeAmbiguousURIs(true);
+    ServletHolder agents = new ServletHolder("agents", new AgentServlet(engine));
+    agents.setAsyncSupported(true);
+    context.addServlet(agents, "/agent/*");
+    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine));
+    clients.setAsyncSupported(true);
+    context.addServlet(clients, "/*");
+    server.setHandler(context);
+    server.setStopTimeout(5_000);
+    try {
+      server.start();
+    } catch (Exception e) {
+      try {
+        server.stop();
+      } catch (Exception suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    return new ProxyServer(server, host, connector.getLocalPort());
+  }
+
+  /** Returns true if {@code failure} or one of its causes says the address is in use. */
+  static boolean isBindFailure(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof BindException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The port Jetty listens on. */
+  int port() {
+    return port;
+  }
+
+  /** {@code http://host:port/}, the proxy's URL for clients and agents alike. */
+  URI url() {
+    return URI.create("http://" + hostForUrl(host) + ":" + port + "/");
+  }
+
+  /** Brackets an IPv6 literal for use in a URL. */
+  static String hostForUrl(String host) {
+    return host.contains(":") && !host.startsWith("[") ? "[" + host + "]" : host;
+  }
+
+  @Override
+  public void close() throws Exception {
+    server.stop();
+  }
+}

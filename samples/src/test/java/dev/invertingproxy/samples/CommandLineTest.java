@@ -1,0 +1,313 @@
+package dev.invertingproxy.samples;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.invertingproxy.Headers;
+import dev.invertingproxy.core.AgentAuthenticator;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+
+/** Flag parsing and validation; nothing here starts a server (bad input stops before that). */
+class CommandLineTest {
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  @BeforeAll
+  static void noTokenInTheEnvironment() {
+    assumeTrue(
+        System.getenv("INVERTING_PROXY_AGENT_TOKEN") == null,
+        "INVERTING_PROXY_AGENT_TOKEN is set; the defaults below assume it is not");
+  }
+
+  private int execute(String... args) {
+    CommandLine commandLine = Main.commandLine();
+    commandLine.setOut(new PrintWriter(out, true));
+    commandLine.setErr(new PrintWriter(err, true));
+    return commandLine.execute(args);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static <T> T parse(String... args) {
+    ParseResult result = Main.commandLine().parseArgs(args);
+    return (T) result.subcommand().commandSpec().userObject();
+  }
+
+  private static Optional<String> identity(AgentAuthenticator authenticator, String token) {
+    return authenticator.authenticate(Headers.of("Authorization", "Bearer " + token));
+  }
+
+  // ---------------------------------------------------------------- help and errors
+
+  @Test
+  void helpPrintsUsageAndExitsZero() {
+    assertThat(execute("--help")).isZero();
+    assertThat(out.toString())
+        .contains("Usage: inverting-proxy")
+        .contains("quickstart")
+        .contains("proxy")
+        .contains("agent");
+    assertThat(err.toString()).isEmpty();
+  }
+
+  @Test
+  void everyCommandHasHelp() {
+    for (String command : new String[] {"quickstart", "proxy", "agent"}) {
+      out.getBuffer().setLength(0);
+      assertThat(execute(command, "--help")).isZero();
+      assertThat(out.toString()).contains("Usage: inverting-proxy " + command);
+    }
+    assertThat(out.toString()).contains("--proxy-timeout=D", "--request-forwarding-timeout=D");
+  }
+
+  @Test
+  void versionComesFromTheManifestOrSaysDevelopment() {
+    assertThat(execute("--version")).isZero();
+    assertThat(out.toString()).startsWith("inverting-proxy ");
+  }
+
+  @Test
+  void noCommandIsAUsageError() {
+    assertThat(execute()).isEqualTo(2);
+    assertThat(err.toString()).contains("Missing required command").contains("Usage:");
+  }
+
+  @Test
+  void unknownFlagExitsTwoNamingTheFlag() {
+    assertThat(execute("proxy", "--port", "0", "--nope")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Unknown option: '--nope'")
+        .contains("Usage: inverting-proxy proxy")
+        .contains("Run 'inverting-proxy proxy --help'");
+    assertThat(out.toString()).isEmpty();
+  }
+
+  @Test
+  void unknownFlagIsNamedEvenWhenRequiredOnesAreMissing() {
+    assertThat(execute("agent", "--nope")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Unknown option: '--nope'")
+        .contains("Missing required options: '--proxy=URL', '--backend=ID'");
+  }
+
+  @Test
+  void missingRequiredFlagExitsTwo() {
+    assertThat(execute("proxy", "--bind", "127.0.0.1")).isEqualTo(2);
+    assertThat(err.toString()).contains("Missing required option: '--port=N'");
+  }
+
+  @Test
+  void badDurationExitsTwoNamingTheFlag() {
+    assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "--proxy-timeout=soon"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--proxy-timeout'")
+        .contains("invalid duration \"soon\"");
+  }
+
+  @Test
+  void unknownCommandExitsTwo() {
+    assertThat(execute("serve")).isEqualTo(2);
+    assertThat(err.toString()).contains("'serve'");
+  }
+
+  // ---------------------------------------------------------------- proxy
+
+  @Test
+  void proxyDefaults() {
+    ProxyCommand proxy = parse("proxy", "--port", "8081");
+    assertThat(proxy.port).isEqualTo(8081);
+    assertThat(proxy.bind).isEqualTo("0.0.0.0");
+    assertThat(proxy.backendId).isEqualTo("default");
+    assertThat(proxy.storage).isEqualTo("memory:");
+    assertThat(proxy.allowAnonymousAgents).isFalse();
+    assertThat(proxy.agentTokens).isEmpty();
+  }
+
+  @Test
+  void proxyFlagsTakeSpaceOrEqualsForm() {
+    ProxyCommand spaced =
+        parse("proxy", "--port", "0", "--bind", "127.0.0.1", "--backend", "b1", "--storage", "memory:");
+    ProxyCommand joined =
+        parse("proxy", "--port=0", "--bind=127.0.0.1", "--backend=b1", "--storage=memory:");
+    for (ProxyCommand proxy : new ProxyCommand[] {spaced, joined}) {
+      assertThat(proxy.port).isZero();
+      assertThat(proxy.bind).isEqualTo("127.0.0.1");
+      assertThat(proxy.backendId).isEqualTo("b1");
+      assertThat(proxy.storage).isEqualTo("memory:");
+    }
+  }
+
+  @Test
+  void withoutCredentialsEveryAgentIsRefused() {
+    ProxyCommand proxy = parse("proxy", "--port", "0");
+    proxy.validate();
+    assertThat(identity(proxy.authenticator(), "anything")).isEmpty();
+  }
+
+  @Test
+  void agentTokenIsRepeatable() {
+    ProxyCommand proxy = parse("proxy", "--port", "0", "--agent-token", "t1", "--agent-token=t2");
+    proxy.validate();
+    assertThat(proxy.agentTokens).containsExactly("t1", "t2");
+    AgentAuthenticator authenticator = proxy.authenticator();
+    assertThat(identity(authenticator, "t1")).contains("token-1");
+    assertThat(identity(authenticator, "t2")).contains("token-2");
+    assertThat(identity(authenticator, "t3")).isEmpty();
+    assertThat(authenticator.authenticate(Headers.empty())).isEmpty();
+  }
+
+  @Test
+  void anonymousAgentsAreAnOptIn() {
+    ProxyCommand proxy = parse("proxy", "--port", "0", "--allow-anonymous-agents");
+    proxy.validate();
+    assertThat(proxy.authenticator().authenticate(Headers.empty()))
+        .contains(AgentAuthenticator.ANONYMOUS);
+  }
+
+  @Test
+  void anonymousAndTokensExcludeEachOther() {
+    assertThat(execute("proxy", "--port", "0", "--allow-anonymous-agents", "--agent-token", "t"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("--allow-anonymous-agents and --agent-token exclude each other");
+  }
+
+  @Test
+  void blankTokenIsRefused() {
+    assertThat(execute("proxy", "--port", "0", "--agent-token", " ")).isEqualTo(2);
+    assertThat(err.toString()).contains("'--agent-token': empty token");
+  }
+
+  @Test
+  void portOutOfRangeIsRefused() {
+    assertThat(execute("proxy", "--port", "70000")).isEqualTo(2);
+    assertThat(err.toString()).contains("'--port': 70000 is not a port");
+    err.getBuffer().setLength(0);
+    assertThat(execute("proxy", "--port", "eighty")).isEqualTo(2);
+    assertThat(err.toString()).contains("'--port'").contains("eighty");
+  }
+
+  @Test
+  void storageWithoutSchemeIsAUsageError() {
+    assertThat(execute("proxy", "--port", "0", "--storage", "localhost")).isEqualTo(2);
+    assertThat(err.toString()).contains("Invalid value for option '--storage'").contains("scheme");
+  }
+
+  // ---------------------------------------------------------------- agent
+
+  @Test
+  void agentDefaultsFollowTheGoAgent() {
+    AgentCommand agent = parse("agent", "--proxy", "http://proxy.example/", "--backend", "b1");
+    agent.validate();
+    assertThat(agent.host).isEqualTo("localhost:8080");
+    assertThat(agent.backendUrl()).isEqualTo(URI.create("http://localhost:8080"));
+    assertThat(agent.proxyTimeout).isEqualTo(Duration.ofSeconds(60));
+    assertThat(agent.requestForwardingTimeout).isZero();
+    assertThat(agent.forwardUserId).isFalse();
+    assertThat(agent.token).isNull();
+  }
+
+  @Test
+  void agentFlagsTakeSpaceOrEqualsForm() {
+    AgentCommand spaced =
+        parse(
+            "agent", "--proxy", "http://p:1/x/", "--backend", "b1", "--host", "10.0.0.5:9000",
+            "--proxy-timeout", "1m30s", "--request-forwarding-timeout", "5m", "--forward-user-id",
+            "--token", "secret");
+    AgentCommand joined =
+        parse(
+            "agent", "--proxy=http://p:1/x/", "--backend=b1", "--host=10.0.0.5:9000",
+            "--proxy-timeout=1m30s", "--request-forwarding-timeout=5m", "--forward-user-id",
+            "--token=secret");
+    for (AgentCommand agent : new AgentCommand[] {spaced, joined}) {
+      agent.validate();
+      assertThat(agent.proxyUrl()).isEqualTo(URI.create("http://p:1/x/"));
+      assertThat(agent.backendId).isEqualTo("b1");
+      assertThat(agent.backendUrl()).isEqualTo(URI.create("http://10.0.0.5:9000"));
+      assertThat(agent.proxyTimeout).isEqualTo(Duration.ofSeconds(90));
+      assertThat(agent.requestForwardingTimeout).isEqualTo(Duration.ofMinutes(5));
+      assertThat(agent.forwardUserId).isTrue();
+      assertThat(agent.token).isEqualTo("secret");
+    }
+  }
+
+  @Test
+  void proxyUrlGetsItsTrailingSlash() {
+    AgentCommand agent = parse("agent", "--proxy", "https://p.example/tun/m", "--backend", "b");
+    assertThat(agent.proxyUrl()).isEqualTo(URI.create("https://p.example/tun/m/"));
+    AgentCommand bare = parse("agent", "--proxy", "http://p.example:8080", "--backend", "b");
+    assertThat(bare.proxyUrl()).isEqualTo(URI.create("http://p.example:8080/"));
+  }
+
+  @Test
+  void proxyUrlMustBeHttp() {
+    for (String bad : new String[] {"ftp://p/", "p.example:8080", "/agent/", "http:///x"}) {
+      AgentCommand agent = parse("agent", "--proxy", bad, "--backend", "b");
+      assertThatThrownBy(agent::validate)
+          .isInstanceOf(ParameterException.class)
+          .hasMessageContaining("'--proxy'");
+    }
+  }
+
+  @Test
+  void hostIsHostAndPortWithoutScheme() {
+    assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "--host", "http://x:1"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("'--host'").contains("has a scheme");
+    AgentCommand withPath = parse("agent", "--proxy", "http://p/", "--backend", "b", "--host", "x:1/y");
+    assertThatThrownBy(withPath::validate).hasMessageContaining("is not HOST:PORT");
+    AgentCommand ipv6 = parse("agent", "--proxy", "http://p/", "--backend", "b", "--host", "[::1]:8080");
+    assertThat(ipv6.backendUrl()).isEqualTo(URI.create("http://[::1]:8080"));
+  }
+
+  @Test
+  void zeroProxyTimeoutIsRefused() {
+    assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "--proxy-timeout", "0"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("'--proxy-timeout': must be more than 0");
+  }
+
+  @Test
+  void negativeDurationIsRefused() {
+    assertThat(
+            execute(
+                "agent", "--proxy", "http://p/", "--backend", "b",
+                "--request-forwarding-timeout=-5s"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--request-forwarding-timeout'")
+        .contains("negative duration \"-5s\"");
+  }
+
+  // ---------------------------------------------------------------- quickstart
+
+  @Test
+  void quickstartDefaultsToPort8080() {
+    QuickstartCommand quickstart = parse("quickstart");
+    assertThat(quickstart.port).isEqualTo(8080);
+    QuickstartCommand free = parse("quickstart", "--port=0");
+    assertThat(free.port).isZero();
+  }
+
+  @Test
+  void quickstartRefusesABadPort() {
+    assertThat(execute("quickstart", "--port", "-1")).isEqualTo(2);
+    assertThat(err.toString()).contains("'--port': -1 is not a port");
+  }
+
+  @Test
+  void randomTokensDiffer() {
+    String token = QuickstartCommand.randomToken();
+    assertThat(token).hasSize(43).matches("[A-Za-z0-9_-]+");
+    assertThat(QuickstartCommand.randomToken()).isNotEqualTo(token);
+  }
+}

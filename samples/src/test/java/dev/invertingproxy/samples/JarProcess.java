@@ -1,0 +1,163 @@
+package dev.invertingproxy.samples;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code java -jar target/inverting-proxy.jar ...} as a separate process, with the running JVM's
+ * {@code java}: its stdout read line by line (bounded waits), stderr collected for messages.
+ * Closing sends SIGTERM, then kills it if it does not stop within a bound.
+ */
+final class JarProcess implements AutoCloseable {
+  static final Path JAR =
+      Path.of(System.getProperty("samples.jar", "target/inverting-proxy.jar")).toAbsolutePath();
+  private static final String EOF = "\u0000EOF";
+
+  private final String name;
+  private final Process process;
+  private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+  private final StringBuffer out = new StringBuffer();
+  private final StringBuffer err = new StringBuffer();
+  private final Thread outReader;
+  private final Thread errReader;
+  private boolean eof;
+
+  private JarProcess(String name, Process process) {
+    this.name = name;
+    this.process = process;
+    this.outReader = pump(process.getInputStream(), out, true);
+    this.errReader = pump(process.getErrorStream(), err, false);
+  }
+
+  static JarProcess start(String... args) throws IOException {
+    if (!Files.isRegularFile(JAR)) {
+      throw new IllegalStateException(JAR + " is missing; run 'mvn package' (the ITs need the jar)");
+    }
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-Xmx128m");
+    command.add("-XX:TieredStopAtLevel=1"); // starts faster; these processes live seconds
+    command.add("-jar");
+    command.add(JAR.toString());
+    command.addAll(List.of(args));
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().remove("INVERTING_PROXY_AGENT_TOKEN");
+    return new JarProcess(String.join(" ", args), builder.start());
+  }
+
+  private Thread pump(InputStream stream, StringBuffer copy, boolean queueLines) {
+    Thread thread =
+        new Thread(
+            () -> {
+              try (BufferedReader reader =
+                  new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
+                for (String line; (line = reader.readLine()) != null; ) {
+                  copy.append(line).append('\n');
+                  if (queueLines) {
+                    lines.add(line);
+                  }
+                }
+              } catch (IOException closed) {
+                // the process ended
+              } finally {
+                if (queueLines) {
+                  lines.add(EOF);
+                }
+              }
+            },
+            "jar-" + (queueLines ? "out" : "err"));
+    thread.setDaemon(true);
+    thread.start();
+    return thread;
+  }
+
+  /**
+   * Waits for the next stdout line matching {@code regex} (skipping others) and returns its
+   * match; fails if the process ends or the time is up first.
+   */
+  Matcher awaitLine(String regex, Duration timeout) throws InterruptedException {
+    Pattern pattern = Pattern.compile(regex);
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!eof) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        break;
+      }
+      String line = lines.poll(left, TimeUnit.NANOSECONDS);
+      if (line == null) {
+        break;
+      }
+      if (line.equals(EOF)) {
+        eof = true;
+        break;
+      }
+      Matcher matcher = pattern.matcher(line);
+      if (matcher.matches()) {
+        return matcher;
+      }
+    }
+    throw new AssertionError(
+        "no stdout line matching /" + regex + "/ within " + timeout.toSeconds() + " s"
+            + (eof ? " (the process ended)" : "") + "\n" + transcript());
+  }
+
+  /** Waits for the process to end by itself and returns its exit code. */
+  int awaitExit(Duration timeout) throws InterruptedException {
+    if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new AssertionError(
+          "the process did not end within " + timeout.toSeconds() + " s\n" + transcript());
+    }
+    drained();
+    return process.exitValue();
+  }
+
+  /** Sends SIGTERM and returns the exit code once it has stopped (bounded). */
+  int stop(Duration timeout) throws InterruptedException {
+    process.destroy();
+    return awaitExit(timeout);
+  }
+
+  String stdout() throws InterruptedException {
+    drained();
+    return out.toString();
+  }
+
+  String stderr() throws InterruptedException {
+    drained();
+    return err.toString();
+  }
+
+  String transcript() {
+    return "--- " + name + " stdout:\n" + out + "--- stderr:\n" + err + "---";
+  }
+
+  private void drained() throws InterruptedException {
+    if (!process.isAlive()) {
+      outReader.join(5_000);
+      errReader.join(5_000);
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(15, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
+}
