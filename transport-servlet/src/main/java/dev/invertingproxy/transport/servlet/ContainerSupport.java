@@ -19,6 +19,12 @@ interface ContainerSupport {
   /** Returns the request's header fields, in the original order where the container keeps it. */
   Headers requestHeaders(HttpServletRequest request);
 
+  /**
+   * Adds the response's header fields, keeping each name's case and each value as given where the
+   * container allows (the Servlet API rewrites some, such as {@code Content-Type}).
+   */
+  void addResponseHeaders(HttpServletRequest request, HttpServletResponse response, Headers headers);
+
   /** Returns the request's trailer fields; call after the body was read to its end. */
   Headers requestTrailers(HttpServletRequest request);
 

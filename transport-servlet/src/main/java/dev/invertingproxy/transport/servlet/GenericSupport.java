@@ -34,6 +34,12 @@ final class GenericSupport implements ContainerSupport {
   }
 
   @Override
+  public void addResponseHeaders(
+      HttpServletRequest request, HttpServletResponse response, Headers headers) {
+    headers.fields().forEach(field -> response.addHeader(field.name(), field.value()));
+  }
+
+  @Override
   public Headers requestTrailers(HttpServletRequest request) {
     Headers.Builder trailers = Headers.builder();
     request.getTrailerFields().forEach(trailers::add);

@@ -1,5 +1,6 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
@@ -7,10 +8,13 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
+import java.util.Locale;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.AbstractEndPoint;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.io.EndPoint;
@@ -39,6 +43,8 @@ import org.jspecify.annotations.Nullable;
 final class JettySupport implements ContainerSupport {
   static final JettySupport INSTANCE = new JettySupport();
   private static final System.Logger LOGGER = System.getLogger(JettySupport.class.getName());
+  private static final Set<String> FRAMING =
+      Set.of("content-length", "transfer-encoding", "connection");
   private static final String HTTP1_CONNECTION = "org.eclipse.jetty.server.internal.HttpConnection";
 
   private JettySupport() {}
@@ -46,6 +52,21 @@ final class JettySupport implements ContainerSupport {
   @Override
   public Headers requestHeaders(HttpServletRequest request) {
     return toHeaders(ServletContextRequest.getServletContextRequest(request).getHeaders());
+  }
+
+  @Override
+  public void addResponseHeaders(
+      HttpServletRequest request, HttpServletResponse response, Headers headers) {
+    HttpFields.Mutable fields =
+        ServletContextRequest.getServletContextRequest(request).getServletContextResponse().getHeaders();
+    for (Header field : headers.fields()) {
+      if (FRAMING.contains(field.name().toLowerCase(Locale.ROOT))) {
+        response.addHeader(field.name(), field.value()); // Jetty must know the framing
+      } else {
+        // An untyped field: Jetty writes it as given, without normalizing name or value.
+        fields.add(new HttpField((HttpHeader) null, field.name(), field.value()));
+      }
+    }
   }
 
   @Override

@@ -59,7 +59,13 @@ public class ProxyServlet extends HttpServlet {
     async.setTimeout(0); // the engine's own timers bound the wait
     ServletClientExchange exchange =
         new ServletClientExchange(request, response, async, support, users.userOf(request));
-    exchange.parked(engine.handle(exchange));
+    try {
+      exchange.parked(engine.handle(exchange));
+    } catch (RuntimeException | Error e) {
+      // Never leave a suspended client waiting for nothing.
+      exchange.failUnanswered(e);
+      throw e;
+    }
   }
 
   /**

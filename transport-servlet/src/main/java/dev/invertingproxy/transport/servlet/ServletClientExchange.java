@@ -126,6 +126,29 @@ final class ServletClientExchange implements ClientExchange {
     }
   }
 
+  /** Ends the exchange with a 500 if nothing was sent yet (an unexpected failure). */
+  void failUnanswered(Throwable cause) {
+    synchronized (this) {
+      if (responded) {
+        return;
+      }
+      responded = true;
+      watch.stop();
+    }
+    try {
+      if (!response.isCommitted()) {
+        response.setStatus(500);
+        response.setContentLength(0);
+      }
+    } finally {
+      try {
+        async.complete();
+      } catch (IllegalStateException alreadyDone) {
+        // nothing left to end
+      }
+    }
+  }
+
   private synchronized void startResponse() {
     if (responded) {
       throw new IllegalStateException("already responded");
@@ -164,9 +187,7 @@ final class ServletClientExchange implements ClientExchange {
     startResponse();
     try {
       response.setStatus(head.status());
-      for (Header field : head.headers().fields()) {
-        response.addHeader(field.name(), field.value());
-      }
+      support.addResponseHeaders(request, response, head.headers());
       if (body.contentLength() < 0 && mayHaveBody(head.status())) {
         // Chunked even if the client asked to close: an aborted body must look incomplete.
         if ("HTTP/1.1".equals(request.getProtocol())) {

@@ -159,6 +159,7 @@ class RelayIT {
         (request, out) ->
             out.write(
                 ("HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-Custom-Case: v\r\nSet-Cookie: b=2\r\n"
+                        + "content-type: text/html; charset=utf-8\r\netag: \"x\"\r\n"
                         + "Content-Length: 2\r\n\r\nok")
                     .getBytes(StandardCharsets.ISO_8859_1)));
     try (RawHttpClient c = raw()) {
@@ -166,6 +167,10 @@ class RelayIT {
       RawHttpClient.Response response = c.read("GET");
       assertThat(response.headers().all("Set-Cookie")).containsExactly("a=1", "b=2");
       assertThat(response.headers().first("X-Custom-Case")).contains("v");
+      // names and values exactly as the backend sent them, known names included
+      assertThat(response.headers().fields())
+          .contains(
+              new Header("content-type", "text/html; charset=utf-8"), new Header("etag", "\"x\""));
       assertThat(response.bodyText()).isEqualTo("ok");
     }
   }
