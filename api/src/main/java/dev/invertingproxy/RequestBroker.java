@@ -61,6 +61,17 @@ public interface RequestBroker {
   ClaimedRequest claim(String backendId, String requestId);
 
   /**
+   * Gives back a claimed request whose agent failed before answering (its connection broke before
+   * a response head arrived). If none of its body has streamed yet and it was not given back
+   * before, it is offered again to the backend's agents; otherwise it ends with {@code failure}
+   * (its listener's {@code onFailure}). Does nothing if the request is not claimed (already
+   * answered, cancelled, unknown).
+   *
+   * @return true if the request is offered again
+   */
+  boolean release(String backendId, String requestId, InvertingProxyException failure);
+
+  /**
    * Delivers the response to a request; returns once {@code body} has been relayed to the client.
    *
    * @throws UnknownRequestException if no such request is parked for {@code backendId}

@@ -1,5 +1,6 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.AgentFailedException;
 import dev.invertingproxy.BackendUnavailableException;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClientGoneException;
@@ -36,6 +37,8 @@ public final class ErrorMapping {
       return 409;
     } else if (failure instanceof ClientGoneException) {
       return 410;
+    } else if (failure instanceof AgentFailedException) {
+      return 502;
     } else if (failure instanceof BackendUnavailableException
         || failure instanceof StorageException) {
       return 503;

@@ -1,5 +1,6 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.AgentFailedException;
 import dev.invertingproxy.BackendRegistry;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClaimedRequest;
@@ -7,6 +8,7 @@ import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
 import dev.invertingproxy.LimitExceededException;
+import dev.invertingproxy.MalformedMessageException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ParkedRequest;
 import dev.invertingproxy.PendingExchange;
@@ -371,7 +373,25 @@ public final class ProxyEngine implements AutoCloseable {
     String id = requireRequestId(call.requestId());
     ParkedRequest request = broker.awaitingResponse(backend, id);
     HttpMessageReader reader = new HttpMessageReader(wire, maxHeadBytes);
-    ResponseHead head = reader.readResponseHead();
+    ResponseHead head;
+    try {
+      head = reader.readResponseHead();
+    } catch (MalformedMessageException | LimitExceededException e) {
+      throw e;
+    } catch (IOException agentGone) {
+      // The agent's connection broke before it answered: give the request back (another agent
+      // may take it), or fail it with 502 if that cannot be done safely.
+      boolean again =
+          broker.release(
+              backend,
+              id,
+              new AgentFailedException(
+                  "the agent of backend " + backend + " failed before answering: " + agentGone.getMessage()));
+      LOGGER.log(
+          Level.DEBUG,
+          () -> "[" + id + "] agent failed before answering; " + (again ? "offered again" : "failed"));
+      throw agentGone;
+    }
     MessageBody body = reader.responseBody(head, request.head().method());
     broker.deliver(backend, id, head, body);
     LOGGER.log(Level.DEBUG, () -> "[" + id + "] answered " + head.status());

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.invertingproxy.AgentFailedException;
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.ClaimedRequest;
 import dev.invertingproxy.DuplicateResponseException;
@@ -398,6 +399,42 @@ public abstract class AbstractStorageConformanceTest {
     assertThat(second.body().stream().read()).isEqualTo('a');
     assertThatThrownBy(() -> broker.claim("b1", parked.id()))
         .isInstanceOf(RequestConflictException.class);
+  }
+
+  @Test
+  @DisplayName("a request given back by a failed agent is offered again once, then fails")
+  void releasedRequestIsOfferedAgainOnce() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    Recorder recorder = new Recorder();
+    broker.submit(parked, MessageBody.empty(), recorder);
+    assertThat(poll(broker, "b1")).containsExactly(parked.id());
+    broker.claim("b1", parked.id());
+    CompletableFuture<List<String>> waiting = broker.awaitPending("b1", Duration.ofSeconds(20));
+    assertThat(broker.release("b1", parked.id(), new AgentFailedException("agent died"))).isTrue();
+    assertThat(waiting.get(10, TimeUnit.SECONDS)).containsExactly(parked.id());
+    broker.claim("b1", parked.id());
+    assertThat(broker.release("b1", parked.id(), new AgentFailedException("agent died again")))
+        .isFalse();
+    assertThat(recorder.failure.get(5, TimeUnit.SECONDS))
+        .isInstanceOf(AgentFailedException.class)
+        .hasMessage("agent died again");
+    assertThatThrownBy(() -> broker.claim("b1", parked.id()))
+        .isInstanceOf(UnknownRequestException.class);
+  }
+
+  @Test
+  @DisplayName("a request whose body already streamed is not offered again: it fails")
+  void releasedAfterBodyStreamedFails() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1", "POST", "/");
+    Recorder recorder = new Recorder();
+    broker.submit(parked, text("abc"), recorder);
+    assertThat(broker.claim("b1", parked.id()).body().stream().read()).isEqualTo('a');
+    assertThat(broker.release("b1", parked.id(), new AgentFailedException("agent died"))).isFalse();
+    assertThat(recorder.failure.get(5, TimeUnit.SECONDS)).isInstanceOf(AgentFailedException.class);
+    // releasing what is not claimed does nothing
+    assertThat(broker.release("b1", "unknown", new AgentFailedException("x"))).isFalse();
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.invertingproxy.storage.inmemory;
 
 import dev.invertingproxy.ClaimedRequest;
 import dev.invertingproxy.DuplicateResponseException;
+import dev.invertingproxy.InvertingProxyException;
 import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ParkedRequest;
@@ -163,6 +164,44 @@ final class InMemoryBroker implements RequestBroker {
       }
       return new ClaimedRequest(exchange.request, exchange.body.newView());
     }
+  }
+
+  @Override
+  public boolean release(String backendId, String requestId, InvertingProxyException failure) {
+    Objects.requireNonNull(failure, "failure");
+    Exchange exchange = exchanges.get(requestId);
+    if (exchange == null || !exchange.request.backendId().equals(backendId)) {
+      return false;
+    }
+    Waiter waiter = null;
+    boolean failed;
+    synchronized (exchange) {
+      if (exchange.state != State.CLAIMED) {
+        return false;
+      }
+      failed = exchange.released || exchange.body.started();
+      if (failed) {
+        exchange.state = State.CANCELLED;
+      } else {
+        exchange.released = true;
+        BackendQueue queue = queue(backendId);
+        synchronized (queue) {
+          waiter = queue.takeLiveWaiter();
+          exchange.state = waiter == null ? State.QUEUED : State.OFFERED;
+          exchange.offeredAt = now();
+          (waiter == null ? queue.queued : queue.offered).addLast(exchange);
+        }
+      }
+    }
+    if (failed) {
+      exchanges.remove(requestId, exchange);
+      exchange.listener.onFailure(failure);
+      return false;
+    }
+    if (waiter != null) {
+      waiter.future.complete(List.of(requestId));
+    }
+    return true;
   }
 
   @Override
@@ -335,6 +374,7 @@ final class InMemoryBroker implements RequestBroker {
     final ClaimableBody body;
     final ResponseListener listener;
     State state = State.QUEUED; // guarded by this
+    boolean released; // guarded by this: given back once after its agent failed
     Instant offeredAt = Instant.MIN; // guarded by the queue
 
     Exchange(ParkedRequest request, MessageBody body, ResponseListener listener) {

@@ -131,6 +131,61 @@ class FailureIT {
     }
   }
 
+  /** Opens the agent's post for {@code id} and breaks the connection before any response byte. */
+  private void dieBeforeAnswering(String id) throws Exception {
+    try (java.net.Socket dying =
+        new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), relay.port())) {
+      String post =
+          "POST /agent/response HTTP/1.1\r\nHost: proxy\r\nX-Inverting-Proxy-Backend-ID: b1\r\n"
+              + "Authorization: Bearer " + Relay.AGENT_TOKEN + "\r\n"
+              + "X-Inverting-Proxy-Request-ID: " + id + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+      dying.getOutputStream().write(post.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      dying.getOutputStream().flush();
+      dying.setSoLinger(true, 0); // abortive close, as when the agent's process dies
+    }
+  }
+
+  @Test
+  @DisplayName("an agent that dies after claiming, before answering: another agent serves it")
+  void agentDiesBeforeAnsweringIsReplaced() throws Exception {
+    relay =
+        Relay.withoutAgent(
+            engine ->
+                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy);
+        RawHttpClient c = new RawHttpClient(relay.port())) {
+      assertThat(agent.pending("b1").status()).isEqualTo(200);
+      c.send("GET /again HTTP/1.1\r\nHost: public.example\r\n\r\n");
+      String id = nextId(agent);
+      assertThat(agent.read("b1", id).status()).isEqualTo(200);
+      dieBeforeAnswering(id);
+      relay.startAgent(relay.backend.uri()); // a healthy agent takes the request offered again
+      RawHttpClient.Response response = c.read("GET");
+      assertThat(response.status()).isEqualTo(200);
+      assertThat(response.bodyText()).isEqualTo("GET /again\n");
+    }
+  }
+
+  @Test
+  @DisplayName("an agent that dies after the request body streamed to it: the client gets 502")
+  void agentDiesAfterBodyStreamed() throws Exception {
+    relay =
+        Relay.withoutAgent(
+            engine ->
+                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy);
+        RawHttpClient c = new RawHttpClient(relay.port())) {
+      assertThat(agent.pending("b1").status()).isEqualTo(200);
+      c.send("POST /once HTTP/1.1\r\nHost: public.example\r\nContent-Length: 3\r\n\r\nabc");
+      String id = nextId(agent);
+      assertThat(agent.read("b1", id).body()).endsWith("abc");
+      dieBeforeAnswering(id);
+      RawHttpClient.Response response = c.read("POST");
+      assertThat(response.status()).isEqualTo(502);
+      assertThat(response.bodyText()).contains("failed before answering");
+    }
+  }
+
   private static String nextId(AgentCalls agent) throws Exception {
     for (int i = 0; i < 20; i++) {
       String json = agent.pending("b1").body().trim();
