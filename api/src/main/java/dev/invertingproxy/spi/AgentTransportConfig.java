@@ -15,6 +15,9 @@ import java.util.function.Supplier;
  * @param pollTimeout the agent side's bound on one long poll; must exceed the proxy's long poll
  * @param maxInFlight how many requests the agent forwards at once
  * @param proxyHeaders headers added to every call to the proxy (credentials), asked for per call
+ * @param backendIdleTimeout the longest the backend may stay silent (no byte read or written)
+ *     during an exchange before the agent gives up on it; {@link Duration#ZERO} for no limit. A
+ *     response that keeps producing bytes is never cut. Default {@link #DEFAULT_BACKEND_IDLE}.
  * @since 0.1
  */
 public record AgentTransportConfig(
@@ -22,13 +25,28 @@ public record AgentTransportConfig(
     URI backend,
     Duration pollTimeout,
     int maxInFlight,
-    Supplier<Headers> proxyHeaders) {
+    Supplier<Headers> proxyHeaders,
+    Duration backendIdleTimeout) {
+
+  /** The default {@link #backendIdleTimeout()}: 5 minutes. */
+  public static final Duration DEFAULT_BACKEND_IDLE = Duration.ofMinutes(5);
+
+  /** A configuration with the default backend idle time-out. */
+  public AgentTransportConfig(
+      URI proxy, URI backend, Duration pollTimeout, int maxInFlight, Supplier<Headers> proxyHeaders) {
+    this(proxy, backend, pollTimeout, maxInFlight, proxyHeaders, DEFAULT_BACKEND_IDLE);
+  }
 
   public AgentTransportConfig {
     Objects.requireNonNull(proxy, "proxy");
     Objects.requireNonNull(backend, "backend");
     Objects.requireNonNull(pollTimeout, "pollTimeout");
     Objects.requireNonNull(proxyHeaders, "proxyHeaders");
+    Objects.requireNonNull(backendIdleTimeout, "backendIdleTimeout");
+    if (backendIdleTimeout.isNegative()) {
+      throw new IllegalArgumentException(
+          "backendIdleTimeout must not be negative, was " + backendIdleTimeout);
+    }
     if (!proxy.isAbsolute() || proxy.getHost() == null) {
       throw new IllegalArgumentException("proxy must be an absolute http(s) URL, was " + proxy);
     }

@@ -18,6 +18,7 @@ import dev.invertingproxy.spi.ProxyCallException;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -98,7 +99,8 @@ public final class DefaultAgentLoop implements AgentLoop {
                     builder.backend,
                     builder.pollTimeout,
                     builder.maxInFlight,
-                    builder.proxyHeaders));
+                    builder.proxyHeaders,
+                    builder.backendIdleTimeout));
     this.permits = new Semaphore(maxInFlight);
     AtomicInteger workerCount = new AtomicInteger();
     ThreadPoolExecutor pool =
@@ -270,8 +272,10 @@ public final class DefaultAgentLoop implements AgentLoop {
   }
 
   private void finished() {
+    // Count down before handing the permit back, so inFlight never exceeds maxInFlight.
+    int left = inFlight.decrementAndGet();
     permits.release();
-    if (inFlight.decrementAndGet() == 0) {
+    if (left == 0) {
       synchronized (drainLock) {
         drainLock.notifyAll();
       }
@@ -319,9 +323,21 @@ public final class DefaultAgentLoop implements AgentLoop {
     BackendResponse response;
     try {
       response = transport.forward(head, body);
+    } catch (SocketTimeoutException e) {
+      LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " silent: " + e);
+      writeError(
+          out,
+          head.method(),
+          504,
+          "the backend " + backend + " sent no response within the agent's idle time-out");
+      return;
     } catch (IOException e) {
       LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " unreachable: " + e);
-      writeBadGateway(out, head.method(), "the agent could not reach the backend " + backend + ": " + e.getMessage());
+      writeError(
+          out,
+          head.method(),
+          502,
+          "the agent could not reach the backend " + backend + ": " + e.getMessage());
       return;
     }
     try (response) {
@@ -336,10 +352,11 @@ public final class DefaultAgentLoop implements AgentLoop {
     }
   }
 
-  private static void writeBadGateway(OutputStream out, String method, String reason)
+  /** Answers for a backend that could not answer (502, 504), with the reason in the body. */
+  private static void writeError(OutputStream out, String method, int status, String reason)
       throws IOException {
-    TextResponses.TextResponse badGateway = TextResponses.of(502, reason, Headers.empty());
-    HttpMessageWriter.writeResponse(out, badGateway.head(), badGateway.body(), method);
+    TextResponses.TextResponse error = TextResponses.of(status, reason, Headers.empty());
+    HttpMessageWriter.writeResponse(out, error.head(), error.body(), method);
     out.flush();
   }
 
@@ -361,6 +378,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     private boolean forwardUserId;
     private int maxHeadBytes = 64 * 1024;
     private Supplier<Headers> proxyHeaders = Headers::empty;
+    private Duration backendIdleTimeout = AgentTransportConfig.DEFAULT_BACKEND_IDLE;
 
     private Builder() {}
 
@@ -401,6 +419,16 @@ public final class DefaultAgentLoop implements AgentLoop {
     /** How many requests are forwarded at once; default 64. */
     public Builder maxInFlight(int max) {
       this.maxInFlight = Checks.inRange(max, 1, 10_000, "maxInFlight");
+      return this;
+    }
+
+    /**
+     * The longest the backend may stay silent during an exchange (no byte read or written) before
+     * the agent gives up on it; {@link Duration#ZERO} for no limit; default 5 min. A response that
+     * keeps producing bytes is never cut, however long it lasts.
+     */
+    public Builder backendIdleTimeout(Duration timeout) {
+      this.backendIdleTimeout = Checks.notNegative(timeout, "backendIdleTimeout");
       return this;
     }
 

@@ -107,9 +107,11 @@ class DefaultAgentLoopTest {
     start(DefaultAgentLoop.builder().maxInFlight(3));
     transport.offer(ids.toArray(String[]::new));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (loop.inFlight() < 3 && System.nanoTime() < deadline) {
+    while (now.get() < 3 && System.nanoTime() < deadline) { // three requests inside the backend
       Thread.sleep(5);
     }
+    Thread.sleep(100); // room for a fourth, if the bound were broken
+    assertThat(now.get()).isEqualTo(3);
     assertThat(loop.inFlight()).isEqualTo(3);
     release.countDown();
     for (String id : ids) {

@@ -147,9 +147,9 @@ public final class OkHttpAgentTransport implements AgentTransport {
             .followRedirects(false)
             .followSslRedirects(false)
             .retryOnConnectionFailure(false)
-            .callTimeout(Duration.ZERO)
-            .readTimeout(Duration.ZERO)
-            .writeTimeout(Duration.ZERO)
+            .callTimeout(Duration.ZERO) // a response that keeps flowing is never cut
+            .readTimeout(config.backendIdleTimeout()) // silence, not length, is bounded
+            .writeTimeout(config.backendIdleTimeout())
             .protocols(List.of(Protocol.HTTP_1_1))
             .proxy(Proxy.NO_PROXY)
             .cookieJar(CookieJar.NO_COOKIES)

@@ -452,7 +452,12 @@ class ForwardTest {
     assertThat(client.followRedirects()).isFalse();
     assertThat(client.retryOnConnectionFailure()).isFalse();
     assertThat(client.callTimeoutMillis()).isZero();
-    assertThat(client.readTimeoutMillis()).isZero();
+    // silence is bounded, length is not
+    assertThat(client.readTimeoutMillis())
+        .isEqualTo(transport.config().backendIdleTimeout().toMillis())
+        .isPositive();
+    assertThat(client.writeTimeoutMillis())
+        .isEqualTo(transport.config().backendIdleTimeout().toMillis());
     assertThat(client.cache()).isNull();
     assertThat(client.cookieJar()).isSameAs(okhttp3.CookieJar.NO_COOKIES);
   }

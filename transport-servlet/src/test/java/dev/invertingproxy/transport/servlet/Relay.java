@@ -66,14 +66,20 @@ final class Relay implements AutoCloseable {
   }
 
   void startAgent(URI backendUri) throws InterruptedException {
-    agent =
+    startAgent(backendUri, builder -> {});
+  }
+
+  void startAgent(URI backendUri, Consumer<DefaultAgentLoop.Builder> agentSettings)
+      throws InterruptedException {
+    DefaultAgentLoop.Builder builder =
         DefaultAgentLoop.builder()
             .proxy(proxy)
             .backendId(BACKEND_ID)
             .backend(backendUri)
             .bearerToken(AGENT_TOKEN)
-            .drainTimeout(Duration.ofSeconds(2))
-            .build();
+            .drainTimeout(Duration.ofSeconds(2));
+    agentSettings.accept(builder);
+    agent = builder.build();
     agent.start();
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
     while (storage.registry().lastSeen(BACKEND_ID).isEmpty()) {

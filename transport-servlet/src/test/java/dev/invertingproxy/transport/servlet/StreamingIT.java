@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import okhttp3.OkHttpClient;
@@ -112,6 +113,95 @@ class StreamingIT {
       sawFirst.countDown();
       assertThat(body.readUtf8()).isEqualTo("-last");
       assertThat(response.header("Content-Length")).isEqualTo("10");
+    }
+  }
+
+  @Test
+  @DisplayName("a client that leaves mid-stream: the agent aborts the backend's call promptly")
+  void clientLeavesMidStream() throws Exception {
+    CountDownLatch backendCut = new CountDownLatch(1);
+    java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+    relay.backend.respondWith(
+        (request, out) -> {
+          write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+          try {
+            // An endless stream: one event every 50 ms until the connection is cut.
+            for (int i = 0; i < 2_000; i++) {
+              write(out, chunk("data: " + i + "\n\n"));
+              sent.incrementAndGet();
+              Thread.sleep(50);
+            }
+          } catch (IOException cut) {
+            backendCut.countDown();
+            throw cut;
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    try (dev.invertingproxy.testkit.RawHttpClient c =
+        new dev.invertingproxy.testkit.RawHttpClient(relay.port())) {
+      c.send("GET /endless HTTP/1.1\r\nHost: public.example\r\n\r\n");
+      byte[] some = new byte[64];
+      assertThat(c.socket.getInputStream().read(some)).isPositive();
+    } // the client leaves
+    // The backend notices within a few events (the stream would otherwise run for 100 s).
+    assertThat(backendCut.await(20, TimeUnit.SECONDS)).isTrue();
+    assertThat(sent.get()).isLessThan(2_000);
+  }
+
+  @Test
+  @DisplayName("a stream longer than the idle time-out, never pausing longer than it, is never cut")
+  void longStreamIsNotCut() throws Exception {
+    relay.close();
+    relay = Relay.withoutAgent(engine -> {});
+    relay.startAgent(relay.backend.uri(), agent -> agent.backendIdleTimeout(Duration.ofMillis(500)));
+    relay.backend.respondWith(
+        (request, out) -> {
+          write(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+          try {
+            for (int i = 0; i < 15; i++) { // 3 s in all: six times the idle time-out
+              Thread.sleep(200);
+              write(out, chunk("tick " + i + "\n"));
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          write(out, "0\r\n\r\n");
+        });
+    try (Response response =
+        client.newCall(new Request.Builder().url(relay.url("/ticks").toString()).build()).execute()) {
+      String body = response.body().string();
+      assertThat(body).startsWith("tick 0\n").endsWith("tick 14\n");
+    }
+  }
+
+  @Test
+  @DisplayName("a backend silent longer than the agent's idle time-out: 504 before the head, cut after")
+  void silentBackend() throws Exception {
+    relay.close();
+    relay = Relay.withoutAgent(engine -> {});
+    relay.startAgent(relay.backend.uri(), agent -> agent.backendIdleTimeout(Duration.ofMillis(500)));
+    relay.backend.respondWith(
+        (request, out) -> {
+          try {
+            if (request.head().target().equals("/mid")) {
+              write(out, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstart");
+            }
+            Thread.sleep(3_000);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        });
+    try (Response response =
+        client.newCall(new Request.Builder().url(relay.url("/head").toString()).build()).execute()) {
+      assertThat(response.code()).isEqualTo(504);
+      assertThat(response.body().string()).contains("idle time-out");
+    }
+    try (dev.invertingproxy.testkit.RawHttpClient c =
+        new dev.invertingproxy.testkit.RawHttpClient(relay.port())) {
+      c.send("GET /mid HTTP/1.1\r\nHost: public.example\r\n\r\n");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.read("GET"))
+          .isInstanceOf(java.io.EOFException.class);
     }
   }
 }
