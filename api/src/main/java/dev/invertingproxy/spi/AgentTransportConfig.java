@@ -18,6 +18,8 @@ import java.util.function.Supplier;
  * @param backendIdleTimeout the longest the backend may stay silent (no byte read or written)
  *     during an exchange before the agent gives up on it; {@link Duration#ZERO} for no limit. A
  *     response that keeps producing bytes is never cut. Default {@link #DEFAULT_BACKEND_IDLE}.
+ * @param backendTotalTimeout an optional bound on a whole exchange with the backend, body
+ *     included; {@link Duration#ZERO} (the default) for none
  * @since 0.1
  */
 public record AgentTransportConfig(
@@ -26,7 +28,8 @@ public record AgentTransportConfig(
     Duration pollTimeout,
     int maxInFlight,
     Supplier<Headers> proxyHeaders,
-    Duration backendIdleTimeout) {
+    Duration backendIdleTimeout,
+    Duration backendTotalTimeout) {
 
   /** The default {@link #backendIdleTimeout()}: 5 minutes. */
   public static final Duration DEFAULT_BACKEND_IDLE = Duration.ofMinutes(5);
@@ -34,7 +37,7 @@ public record AgentTransportConfig(
   /** A configuration with the default backend idle time-out. */
   public AgentTransportConfig(
       URI proxy, URI backend, Duration pollTimeout, int maxInFlight, Supplier<Headers> proxyHeaders) {
-    this(proxy, backend, pollTimeout, maxInFlight, proxyHeaders, DEFAULT_BACKEND_IDLE);
+    this(proxy, backend, pollTimeout, maxInFlight, proxyHeaders, DEFAULT_BACKEND_IDLE, Duration.ZERO);
   }
 
   public AgentTransportConfig {
@@ -43,6 +46,11 @@ public record AgentTransportConfig(
     Objects.requireNonNull(pollTimeout, "pollTimeout");
     Objects.requireNonNull(proxyHeaders, "proxyHeaders");
     Objects.requireNonNull(backendIdleTimeout, "backendIdleTimeout");
+    Objects.requireNonNull(backendTotalTimeout, "backendTotalTimeout");
+    if (backendTotalTimeout.isNegative()) {
+      throw new IllegalArgumentException(
+          "backendTotalTimeout must not be negative, was " + backendTotalTimeout);
+    }
     if (backendIdleTimeout.isNegative()) {
       throw new IllegalArgumentException(
           "backendIdleTimeout must not be negative, was " + backendIdleTimeout);

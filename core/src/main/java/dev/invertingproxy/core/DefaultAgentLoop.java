@@ -16,9 +16,9 @@ import dev.invertingproxy.spi.AgentTransport.WireMessage;
 import dev.invertingproxy.spi.AgentTransportConfig;
 import dev.invertingproxy.spi.ProxyCallException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
-import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -100,7 +100,8 @@ public final class DefaultAgentLoop implements AgentLoop {
                     builder.pollTimeout,
                     builder.maxInFlight,
                     builder.proxyHeaders,
-                    builder.backendIdleTimeout));
+                    builder.backendIdleTimeout,
+                    builder.backendTotalTimeout));
     this.permits = new Semaphore(maxInFlight);
     AtomicInteger workerCount = new AtomicInteger();
     ThreadPoolExecutor pool =
@@ -323,13 +324,13 @@ public final class DefaultAgentLoop implements AgentLoop {
     BackendResponse response;
     try {
       response = transport.forward(head, body);
-    } catch (SocketTimeoutException e) {
+    } catch (InterruptedIOException e) { // read time-out (SocketTimeoutException) or call time-out
       LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " silent: " + e);
       writeError(
           out,
           head.method(),
           504,
-          "the backend " + backend + " sent no response within the agent's idle time-out");
+          "the backend " + backend + " did not answer within the agent's time-out (idle or total)");
       return;
     } catch (IOException e) {
       LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " unreachable: " + e);
@@ -379,6 +380,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     private int maxHeadBytes = 64 * 1024;
     private Supplier<Headers> proxyHeaders = Headers::empty;
     private Duration backendIdleTimeout = AgentTransportConfig.DEFAULT_BACKEND_IDLE;
+    private Duration backendTotalTimeout = Duration.ZERO;
 
     private Builder() {}
 
@@ -429,6 +431,16 @@ public final class DefaultAgentLoop implements AgentLoop {
      */
     public Builder backendIdleTimeout(Duration timeout) {
       this.backendIdleTimeout = Checks.notNegative(timeout, "backendIdleTimeout");
+      return this;
+    }
+
+    /**
+     * An optional bound on a whole exchange with the backend, body included: past it the backend
+     * call is aborted (a 504 before the head, a cut response after). {@link Duration#ZERO}, the
+     * default, means none.
+     */
+    public Builder backendTotalTimeout(Duration timeout) {
+      this.backendTotalTimeout = Checks.notNegative(timeout, "backendTotalTimeout");
       return this;
     }
 

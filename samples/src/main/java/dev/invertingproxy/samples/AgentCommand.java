@@ -71,9 +71,8 @@ final class AgentCommand implements Callable<Integer> {
       defaultValue = "0",
       converter = GoDuration.Converter.class,
       description =
-          "Accepted for compatibility with the Go agent, where it bounds a whole request/response "
-              + "exchange; this agent never cuts a streaming response, so the value has no effect "
-              + "(default: ${DEFAULT-VALUE}).")
+          "Bound on a whole exchange with the backend, body included, as in the Go agent; 0 "
+              + "(the default) means none, so streams and long downloads are never cut.")
   Duration requestForwardingTimeout;
 
   @Option(
@@ -174,13 +173,6 @@ final class AgentCommand implements Callable<Integer> {
               + " is not above the proxy's long poll (25 s here, 30 s for the Go server): polls "
               + "will time out and request IDs may be lost.");
     }
-    if (!requestForwardingTimeout.isZero()) {
-      err.println(
-          "note: --request-forwarding-timeout "
-              + GoDuration.format(requestForwardingTimeout)
-              + " is accepted for compatibility and has no effect: this agent never cuts a "
-              + "streaming response.");
-    }
     if (token == null) {
       err.println(
           "note: no --token: the agent sends no credential; a proxy that requires agent tokens "
@@ -198,6 +190,7 @@ final class AgentCommand implements Callable<Integer> {
               .backendId(backendId)
               .backend(backend)
               .pollTimeout(proxyTimeout)
+              .backendTotalTimeout(requestForwardingTimeout)
               .forwardUserId(forwardUserId);
       if (token != null) {
         builder.bearerToken(token);

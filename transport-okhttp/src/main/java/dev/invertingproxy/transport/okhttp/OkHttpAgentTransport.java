@@ -147,7 +147,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
             .followRedirects(false)
             .followSslRedirects(false)
             .retryOnConnectionFailure(false)
-            .callTimeout(Duration.ZERO) // a response that keeps flowing is never cut
+            .callTimeout(config.backendTotalTimeout()) // off by default: flowing streams go on
             .readTimeout(config.backendIdleTimeout()) // silence, not length, is bounded
             .writeTimeout(config.backendIdleTimeout())
             .protocols(List.of(Protocol.HTTP_1_1))

@@ -195,11 +195,38 @@ class StreamingIT {
     try (Response response =
         client.newCall(new Request.Builder().url(relay.url("/head").toString()).build()).execute()) {
       assertThat(response.code()).isEqualTo(504);
-      assertThat(response.body().string()).contains("idle time-out");
+      assertThat(response.body().string()).contains("did not answer within the agent");
     }
     try (dev.invertingproxy.testkit.RawHttpClient c =
         new dev.invertingproxy.testkit.RawHttpClient(relay.port())) {
       c.send("GET /mid HTTP/1.1\r\nHost: public.example\r\n\r\n");
+      org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.read("GET"))
+          .isInstanceOf(java.io.EOFException.class);
+    }
+  }
+
+  @Test
+  @DisplayName("the optional total limit, when set, cuts a stream that outlasts it")
+  void totalLimitCutsStream() throws Exception {
+    relay.close();
+    relay = Relay.withoutAgent(engine -> {});
+    relay.startAgent(relay.backend.uri(), agent -> agent.backendTotalTimeout(Duration.ofSeconds(1)));
+    relay.backend.respondWith(
+        (request, out) -> {
+          write(out, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+          try {
+            for (int i = 0; i < 30; i++) { // 3 s: longer than the 1 s limit
+              write(out, chunk("tick " + i + "\n"));
+              Thread.sleep(100);
+            }
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          write(out, "0\r\n\r\n");
+        });
+    try (dev.invertingproxy.testkit.RawHttpClient c =
+        new dev.invertingproxy.testkit.RawHttpClient(relay.port())) {
+      c.send("GET /long HTTP/1.1\r\nHost: public.example\r\n\r\n");
       org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.read("GET"))
           .isInstanceOf(java.io.EOFException.class);
     }
