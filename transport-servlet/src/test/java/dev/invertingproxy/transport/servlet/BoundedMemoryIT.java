@@ -54,6 +54,17 @@ class BoundedMemoryIT {
 
   @AfterAll
   void stop() throws Exception {
+    long peak = 0;
+    for (java.lang.management.MemoryPoolMXBean pool :
+        java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) {
+      if (pool.getType() == java.lang.management.MemoryType.HEAP) {
+        peak += pool.getPeakUsage().getUsed();
+      }
+    }
+    // Measured, not asserted: printed for the record (heap high-water mark of the whole JVM).
+    System.out.printf(
+        "[bounded-memory] heap high-water mark %d MiB of %d MiB max%n",
+        peak >> 20, Runtime.getRuntime().maxMemory() >> 20);
     client.dispatcher().executorService().shutdownNow();
     client.connectionPool().evictAll();
     relay.close();
@@ -120,10 +131,32 @@ class BoundedMemoryIT {
           }
         };
     Request request = new Request.Builder().url(relay.url("/upload").toString()).post(upload).build();
+    long start = System.nanoTime();
     try (Response response = client.newCall(request).execute()) {
       assertThat(response.code()).isEqualTo(200);
       assertThat(response.body().string()).isEqualTo(digest(new Generator(GIB)));
     }
+    report("upload " + framing + " via proxy", start);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"content-length", "chunked"})
+  @DisplayName("for comparison: 1 GiB each way straight to the backend, no proxy")
+  void direct(String framing) throws Exception {
+    long start = System.nanoTime();
+    Request down =
+        new Request.Builder()
+            .url(relay.backend.uri() + "/download/" + framing + "/" + GIB)
+            .build();
+    try (Response response = client.newCall(down).execute()) {
+      assertThat(digest(response.body().byteStream())).isEqualTo(digest(new Generator(GIB)));
+    }
+    report("download " + framing + " direct", start);
+  }
+
+  private static void report(String what, long startNanos) {
+    System.out.printf(
+        "[bounded-memory] 1 GiB %s: %.2f s%n", what, (System.nanoTime() - startNanos) / 1e9);
   }
 
   @ParameterizedTest(name = "{0}")
@@ -132,10 +165,12 @@ class BoundedMemoryIT {
   void download(String framing) throws Exception {
     Request request =
         new Request.Builder().url(relay.url("/download/" + framing + "/" + GIB).toString()).build();
+    long start = System.nanoTime();
     try (Response response = client.newCall(request).execute()) {
       assertThat(response.code()).isEqualTo(200);
       assertThat(digest(response.body().byteStream())).isEqualTo(digest(new Generator(GIB)));
     }
+    report("download " + framing + " via proxy", start);
   }
 
   private static String digest(InputStream in) throws IOException {
