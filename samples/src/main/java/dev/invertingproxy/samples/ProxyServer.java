@@ -2,15 +2,11 @@ package dev.invertingproxy.samples;
 
 import dev.invertingproxy.core.ProxyEngine;
 import dev.invertingproxy.transport.servlet.AgentServlet;
+import dev.invertingproxy.transport.servlet.JettyProxyHost;
 import dev.invertingproxy.transport.servlet.ProxyServlet;
 import java.net.BindException;
 import java.net.URI;
 import java.time.Duration;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
-import org.eclipse.jetty.http.HttpCompliance;
-import org.eclipse.jetty.http.UriCompliance;
-import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -24,7 +20,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  */
 final class ProxyServer implements AutoCloseable {
   /** Above the engine's 25 s long poll and the 60 s response wait; never cuts a live download. */
-  static final Duration IDLE_TIMEOUT = Duration.ofMinutes(2);
+  static final Duration IDLE_TIMEOUT = JettyProxyHost.IDLE_TIMEOUT;
 
   private final Server server;
   private final String host;
@@ -46,27 +42,13 @@ final class ProxyServer implements AutoCloseable {
     QueuedThreadPool threads = new QueuedThreadPool(200, 8);
     threads.setName("proxy");
     Server server = new Server(threads);
-    HttpConfiguration config = new HttpConfiguration();
-    config.setSendServerVersion(false);
-    config.setSendDateHeader(false);
-    config.setUriCompliance(UriCompliance.LEGACY);
-    config.setHttpCompliance(
-        HttpCompliance.RFC9110.with("proxy", HttpCompliance.Violation.CASE_SENSITIVE_FIELD_NAME));
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
+    ServerConnector connector =
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
     server.addConnector(connector);
-
-    ServletContextHandler context = new ServletContextHandler("/");
-    context.getServletHandler().setDecodeAmbiguousURIs(true);
-    ServletHolder agents = new ServletHolder("agents", new AgentServlet(engine));
-    agents.setAsyncSupported(true);
-    context.addServlet(agents, "/agent/*");
-    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine));
-    clients.setAsyncSupported(true);
-    context.addServlet(clients, "/*");
-    server.setHandler(context);
+    server.setHandler(JettyProxyHost.servletContext(engine));
     server.setStopTimeout(5_000);
     try {
       server.start();

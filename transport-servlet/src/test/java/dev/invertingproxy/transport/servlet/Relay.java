@@ -10,11 +10,6 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.Consumer;
-import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
-import org.eclipse.jetty.ee10.servlet.ServletHolder;
-import org.eclipse.jetty.http.HttpCompliance;
-import org.eclipse.jetty.http.UriCompliance;
-import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -108,28 +103,13 @@ final class Relay implements AutoCloseable {
     QueuedThreadPool threads = new QueuedThreadPool(200, 8);
     threads.setName("proxy");
     Server server = new Server(threads);
-    HttpConfiguration config = new HttpConfiguration();
-    config.setSendServerVersion(false);
-    config.setSendDateHeader(false);
-    config.setUriCompliance(UriCompliance.LEGACY);
-    // keep header names in the case the client sent, known names included
-    config.setHttpCompliance(
-        HttpCompliance.RFC9110.with("proxy", HttpCompliance.Violation.CASE_SENSITIVE_FIELD_NAME));
-    ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(config));
+    ServerConnector connector =
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
-    connector.setIdleTimeout(Duration.ofMinutes(2).toMillis());
+    connector.setIdleTimeout(JettyProxyHost.IDLE_TIMEOUT.toMillis());
     server.addConnector(connector);
-
-    ServletContextHandler context = new ServletContextHandler("/");
-    context.getServletHandler().setDecodeAmbiguousURIs(true);
-    ServletHolder agents = new ServletHolder("agents", new AgentServlet(engine));
-    agents.setAsyncSupported(true);
-    context.addServlet(agents, "/agent/*");
-    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine, users));
-    clients.setAsyncSupported(true);
-    context.addServlet(clients, "/*");
-    server.setHandler(context);
+    server.setHandler(JettyProxyHost.servletContext(engine, users));
     server.start();
     return server;
   }

@@ -1,0 +1,75 @@
+package dev.invertingproxy.transport.servlet;
+
+import dev.invertingproxy.core.ProxyEngine;
+import java.time.Duration;
+import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.eclipse.jetty.ee10.servlet.ServletHolder;
+import org.eclipse.jetty.http.HttpCompliance;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.server.HttpConfiguration;
+
+/**
+ * Jetty 12 (ee10) set up as a proxy host must be, for applications that embed Jetty. Optional:
+ * this class needs Jetty on the class path, nothing else in this module does.
+ *
+ * <pre>{@code
+ * Server server = new Server();
+ * ServerConnector connector =
+ *     new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+ * connector.setIdleTimeout(JettyProxyHost.IDLE_TIMEOUT.toMillis());
+ * server.addConnector(connector);
+ * server.setHandler(JettyProxyHost.servletContext(engine)); // agents at /agent/*, clients at /*
+ * server.start();
+ * }</pre>
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class JettyProxyHost {
+  /**
+   * A connection idle time-out for proxy hosts: above the engine's long poll (25 s) and response
+   * wait (60 s); a download that keeps flowing is never cut by it.
+   */
+  public static final Duration IDLE_TIMEOUT = Duration.ofMinutes(2);
+
+  private JettyProxyHost() {}
+
+  /**
+   * Returns an HTTP configuration that lets raw targets such as {@code %2F} through, keeps header
+   * names in the client's case and adds no {@code Server} or {@code Date} header to relayed
+   * responses.
+   */
+  public static HttpConfiguration httpConfiguration() {
+    HttpConfiguration config = new HttpConfiguration();
+    config.setSendServerVersion(false);
+    config.setSendDateHeader(false);
+    config.setUriCompliance(UriCompliance.LEGACY);
+    config.setHttpCompliance(
+        HttpCompliance.RFC9110.with("proxy", HttpCompliance.Violation.CASE_SENSITIVE_FIELD_NAME));
+    return config;
+  }
+
+  /**
+   * Returns a context at {@code /} with {@link AgentServlet} at {@code /agent/*} (agents use
+   * {@code --proxy http://host:port/}) and {@link ProxyServlet} for every other path, both
+   * asynchronous; end users are the servlet principal.
+   */
+  public static ServletContextHandler servletContext(ProxyEngine engine) {
+    return servletContext(engine, ProxyServlet.UserResolver.PRINCIPAL);
+  }
+
+  /** Like {@link #servletContext(ProxyEngine)}, identifying end users with {@code users}. */
+  public static ServletContextHandler servletContext(
+      ProxyEngine engine, ProxyServlet.UserResolver users) {
+    ServletContextHandler context = new ServletContextHandler("/");
+    context.getServletHandler().setDecodeAmbiguousURIs(true); // raw targets, e.g. %2F
+    ServletHolder agents = new ServletHolder("agents", new AgentServlet(engine));
+    agents.setAsyncSupported(true);
+    context.addServlet(agents, "/agent/*");
+    ServletHolder clients = new ServletHolder("clients", new ProxyServlet(engine, users));
+    clients.setAsyncSupported(true);
+    context.addServlet(clients, "/*");
+    return context;
+  }
+}
