@@ -53,6 +53,15 @@ public interface RequestBroker {
   ParkedRequest awaitingResponse(String backendId, String requestId);
 
   /**
+   * Waits, without parking a thread, for cancel notices of {@code backendId}: the IDs of requests
+   * an agent had claimed and whose clients left (or that expired) before they were answered.
+   *
+   * @return a future completed with the IDs cancelled since the last call (each ID once), or with
+   *     an empty list after {@code maxWait}; cancelling it stops the wait
+   */
+  CompletableFuture<List<String>> awaitCancelled(String backendId, Duration maxWait);
+
+  /**
    * Hands a pending request to an agent.
    *
    * @throws UnknownRequestException if no such request is parked for {@code backendId}

@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The agent's HTTP client: to the proxy (the three v1 calls) and to the private backend. It only
@@ -21,6 +22,12 @@ import java.util.List;
 public interface AgentTransport extends AutoCloseable {
 
   /**
+   * The capability of a proxy that sends cancel notices ({@code agent/cancelled}, see the
+   * project's protocol document). The reference proxies do not.
+   */
+  String CANCEL_NOTICES = "cancel-notices";
+
+  /**
    * Long-polls {@code {proxy}agent/pending}.
    *
    * @return the pending request IDs; empty when the poll ended with none
@@ -28,6 +35,25 @@ public interface AgentTransport extends AutoCloseable {
    * @throws IOException on a transport failure
    */
   List<String> listPending(String backendId) throws IOException;
+
+  /**
+   * Returns the capabilities the proxy announced (header {@code X-Inverting-Proxy-Capabilities})
+   * on its latest answer to {@link #listPending}; empty for the reference proxies.
+   */
+  default Set<String> proxyCapabilities() {
+    return Set.of();
+  }
+
+  /**
+   * Long-polls {@code {proxy}agent/cancelled}: the IDs of requests of {@code backendId} that an
+   * agent holds and whose clients have left. Call it only if the proxy announced {@link
+   * #CANCEL_NOTICES}: a reference proxy would take the call for a list call.
+   *
+   * @throws UnsupportedOperationException if this transport cannot
+   */
+  default List<String> listCancelled(String backendId) throws IOException {
+    throw new UnsupportedOperationException("this transport cannot receive cancel notices");
+  }
 
   /**
    * Reads one parked request from {@code {proxy}agent/request}.
@@ -53,6 +79,15 @@ public interface AgentTransport extends AutoCloseable {
    * @throws IOException if the backend cannot be reached
    */
   BackendResponse forward(RequestHead head, MessageBody body) throws IOException;
+
+  /**
+   * Like {@link #forward(RequestHead, MessageBody)}, and aborts the backend call, before or after
+   * the response head, when {@code cancel} is cancelled. The default ignores the signal.
+   */
+  default BackendResponse forward(RequestHead head, MessageBody body, CancelSignal cancel)
+      throws IOException {
+    return forward(head, body);
+  }
 
   /** Releases connections and threads this transport created. Idempotent. */
   @Override

@@ -14,6 +14,7 @@ import dev.invertingproxy.spi.AgentTransport;
 import dev.invertingproxy.spi.AgentTransport.BackendResponse;
 import dev.invertingproxy.spi.AgentTransport.WireMessage;
 import dev.invertingproxy.spi.AgentTransportConfig;
+import dev.invertingproxy.spi.CancelSignal;
 import dev.invertingproxy.spi.ProxyCallException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -25,12 +26,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
@@ -78,6 +81,9 @@ public final class DefaultAgentLoop implements AgentLoop {
         }
       };
   private final Thread poller;
+  private final Thread cancelPoller;
+  private final AtomicBoolean cancelPolling = new AtomicBoolean();
+  private final ConcurrentHashMap<String, CancelSignal> signals = new ConcurrentHashMap<>();
   private volatile boolean connected;
 
   private DefaultAgentLoop(Builder builder) {
@@ -122,6 +128,8 @@ public final class DefaultAgentLoop implements AgentLoop {
     this.workers = pool;
     this.poller = new Thread(this::pollLoop, "inverting-proxy-agent-poll");
     this.poller.setDaemon(true);
+    this.cancelPoller = new Thread(this::cancelLoop, "inverting-proxy-agent-cancel");
+    this.cancelPoller.setDaemon(true);
   }
 
   /** Returns a new builder. */
@@ -165,6 +173,7 @@ public final class DefaultAgentLoop implements AgentLoop {
       return inFlight.get() == 0;
     }
     poller.interrupt();
+    cancelPoller.interrupt();
     boolean drained = awaitDrained(timeout);
     workers.shutdownNow();
     if (ownsTransport) {
@@ -209,6 +218,10 @@ public final class DefaultAgentLoop implements AgentLoop {
         ids = transport.listPending(backendId);
         connected = true;
         failures = 0;
+        if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
+            && cancelPolling.compareAndSet(false, true)) {
+          cancelPoller.start(); // this proxy tells us when clients leave
+        }
       } catch (IOException | RuntimeException e) {
         connected = false;
         if (!running()) {
@@ -253,6 +266,36 @@ public final class DefaultAgentLoop implements AgentLoop {
     }
   }
 
+  /**
+   * Long-polls the proxy's cancel notices (extension {@code cancel-notices}) and aborts the
+   * backend calls of requests whose clients left.
+   */
+  private void cancelLoop() {
+    int failures = 0;
+    while (running()) {
+      try {
+        for (String id : transport.listCancelled(backendId)) {
+          CancelSignal signal = signals.get(id);
+          if (signal != null) {
+            LOGGER.log(Level.DEBUG, () -> "[" + id + "] the client left: aborting the backend call");
+            signal.cancel();
+          }
+        }
+        failures = 0;
+      } catch (IOException | RuntimeException e) {
+        if (!running()) {
+          return;
+        }
+        failures++;
+        try {
+          Thread.sleep(backoffMillis(failures));
+        } catch (InterruptedException interrupted) {
+          return;
+        }
+      }
+    }
+  }
+
   /** Full jitter: uniform in [0, min(cap, base * 2^failures)]. */
   private long backoffMillis(int failures) {
     long ceiling = backoffBase.toMillis() << Math.min(failures, 20);
@@ -284,6 +327,8 @@ public final class DefaultAgentLoop implements AgentLoop {
   }
 
   private void serve(String id) {
+    CancelSignal signal = new CancelSignal();
+    signals.put(id, signal);
     try {
       WireMessage wire;
       try {
@@ -310,35 +355,27 @@ public final class DefaultAgentLoop implements AgentLoop {
           forwarded = head.withHeaders(headers);
         }
         RequestHead request = forwarded;
-        transport.postResponse(backendId, id, out -> forward(id, request, body, out));
+        transport.postResponse(backendId, id, out -> forward(id, request, body, out, signal));
       }
     } catch (IOException | RuntimeException e) {
       LOGGER.log(Level.WARNING, () -> "[" + id + "] failed: " + e);
     } finally {
+      signals.remove(id);
       finished();
     }
   }
 
-  private void forward(String id, RequestHead head, MessageBody body, OutputStream out)
+  private void forward(
+      String id, RequestHead head, MessageBody body, OutputStream out, CancelSignal signal)
       throws IOException {
     BackendResponse response;
     try {
-      response = transport.forward(head, body);
-    } catch (InterruptedIOException e) { // read time-out (SocketTimeoutException) or call time-out
-      LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " silent: " + e);
-      writeError(
-          out,
-          head.method(),
-          504,
-          "the backend " + backend + " did not answer within the agent's time-out (idle or total)");
-      return;
+      response = transport.forward(head, body, signal);
     } catch (IOException e) {
-      LOGGER.log(Level.WARNING, () -> "[" + id + "] backend " + backend + " unreachable: " + e);
-      writeError(
-          out,
-          head.method(),
-          502,
-          "the agent could not reach the backend " + backend + ": " + e.getMessage());
+      if (signal.isCancelled()) {
+        throw new IOException("cancelled: the client left", e); // nothing to answer
+      }
+      handleUnanswered(id, head, out, e);
       return;
     }
     try (response) {
@@ -350,6 +387,29 @@ public final class DefaultAgentLoop implements AgentLoop {
     } catch (IOException | RuntimeException e) {
       response.cancel();
       throw e;
+    }
+  }
+
+  /** The backend gave no response head: answer with 504 (silent) or 502 (unreachable). */
+  private void handleUnanswered(String id, RequestHead head, OutputStream out, IOException failure)
+      throws IOException {
+    // A read time-out (SocketTimeoutException) or the call time-out is an InterruptedIOException.
+    boolean silent = failure instanceof InterruptedIOException;
+    LOGGER.log(
+        Level.WARNING,
+        () -> "[" + id + "] backend " + backend + (silent ? " silent: " : " unreachable: ") + failure);
+    if (silent) {
+      writeError(
+          out,
+          head.method(),
+          504,
+          "the backend " + backend + " did not answer within the agent's time-out (idle or total)");
+    } else {
+      writeError(
+          out,
+          head.method(),
+          502,
+          "the agent could not reach the backend " + backend + ": " + failure.getMessage());
     }
   }
 

@@ -15,6 +15,13 @@ public final class ProtocolHeaders {
   public static final String REQUEST_START_TIME = "X-Inverting-Proxy-Request-Start-Time";
   /** Sent by the proxy on a read (and by the agent to the backend, if asked): the end user. */
   public static final String USER_ID = "X-Inverting-Proxy-User-ID";
+  /**
+   * Sent by this project's proxy on list answers: the protocol extensions it offers, comma
+   * separated (such as {@code cancel-notices}). The reference proxies send none.
+   */
+  public static final String CAPABILITIES = "X-Inverting-Proxy-Capabilities";
+  /** The capabilities this proxy offers. */
+  public static final String OFFERED_CAPABILITIES = "cancel-notices";
   /** The prefix of every protocol header; clients may never send such a header through. */
   public static final String PREFIX = "X-Inverting-Proxy-";
 

@@ -307,26 +307,51 @@ public final class ProxyEngine implements AutoCloseable {
    */
   public CompletableFuture<List<String>> pending(AgentCall call) {
     String backend = authorize(call);
-    AtomicInteger polling = pollsByBackend.computeIfAbsent(backend, id -> new AtomicInteger());
+    registry.agentSeen(backend, clock.instant());
+    CompletableFuture<List<String>> ids =
+        limitPolls(backend, "", () -> broker.awaitPending(backend, longPollTimeout));
+    ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
+    return ids;
+  }
+
+  /**
+   * An agent's cancel poll (extension {@code cancel-notices}, announced on list answers): waits up
+   * to {@link #longPollTimeout()} for IDs of requests an agent of the backend holds whose clients
+   * left, so the agent can abort the backend calls.
+   *
+   * @throws UnauthenticatedException if the agent has no valid credential
+   * @throws BadRequestException if the backend ID is missing
+   */
+  public CompletableFuture<List<String>> cancelled(AgentCall call) {
+    String backend = authorize(call);
+    return limitPolls(backend, "cancel notices ", () -> broker.awaitCancelled(backend, longPollTimeout));
+  }
+
+  /** At most {@code maxPollsPerBackend} waiting polls of one kind per backend; beyond: 429. */
+  private CompletableFuture<List<String>> limitPolls(
+      String backend, String kind, java.util.function.Supplier<CompletableFuture<List<String>>> poll) {
+    AtomicInteger polling =
+        pollsByBackend.computeIfAbsent(kind + backend, id -> new AtomicInteger());
     if (polling.incrementAndGet() > maxPollsPerBackend) {
       polling.decrementAndGet();
       throw new LimitExceededException(
           429,
-          "too many concurrent polls for backend " + backend + " (limit " + maxPollsPerBackend + ")");
+          "too many concurrent "
+              + (kind.isEmpty() ? "polls" : kind + "polls")
+              + " for backend "
+              + backend
+              + " (limit "
+              + maxPollsPerBackend
+              + ")");
     }
-    registry.agentSeen(backend, clock.instant());
     CompletableFuture<List<String>> ids;
     try {
-      ids = broker.awaitPending(backend, longPollTimeout);
+      ids = poll.get();
     } catch (RuntimeException e) {
       polling.decrementAndGet();
       throw e;
     }
-    ids.whenComplete(
-        (result, failure) -> {
-          polling.decrementAndGet();
-          registry.agentSeen(backend, clock.instant());
-        });
+    ids.whenComplete((result, failure) -> polling.decrementAndGet());
     return ids;
   }
 

@@ -438,6 +438,26 @@ public abstract class AbstractStorageConformanceTest {
   }
 
   @Test
+  @DisplayName("cancel notices name the claimed requests whose clients left, each once")
+  void cancelNotices() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest claimed = request("b1");
+    ParkedRequest waiting = request("b1");
+    PendingExchange claimedExchange = broker.submit(claimed, MessageBody.empty(), new Recorder());
+    PendingExchange waitingExchange = broker.submit(waiting, MessageBody.empty(), new Recorder());
+    broker.claim("b1", claimed.id());
+    CompletableFuture<List<String>> notices = broker.awaitCancelled("b1", Duration.ofSeconds(20));
+    assertThat(notices).isNotDone();
+    waitingExchange.cancel(); // no agent holds it: nothing to tell
+    claimedExchange.cancel();
+    assertThat(notices.get(10, TimeUnit.SECONDS)).containsExactly(claimed.id());
+    assertThat(broker.awaitCancelled("b1", Duration.ofMillis(50)).get(10, TimeUnit.SECONDS))
+        .isEmpty();
+    assertThat(broker.awaitCancelled("b2", Duration.ofMillis(50)).get(10, TimeUnit.SECONDS))
+        .isEmpty();
+  }
+
+  @Test
   @DisplayName("a full backend queue refuses new requests with 503")
   void queueLimit() {
     Storage limited = open(options().withMaxPendingPerBackend(3));

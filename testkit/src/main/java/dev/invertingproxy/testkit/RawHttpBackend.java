@@ -51,7 +51,17 @@ public final class RawHttpBackend implements AutoCloseable {
     void respond(RequestHead head, MessageBody body, OutputStream out) throws IOException;
   }
 
+  /**
+   * Answers with access to the connection's input too: after the request, a read of {@code in}
+   * returns -1 when the peer closes the connection, which is how a test sees a call aborted.
+   */
+  @FunctionalInterface
+  public interface ConnectionResponder {
+    void respond(Received request, InputStream in, OutputStream out) throws IOException;
+  }
+
   private volatile Responder responder = RawHttpBackend::echo;
+  private volatile ConnectionResponder connectionResponder;
   private volatile StreamingResponder streaming;
 
   public RawHttpBackend() throws IOException {
@@ -66,6 +76,7 @@ public final class RawHttpBackend implements AutoCloseable {
 
   public void respondWith(Responder responder) {
     this.streaming = null;
+    this.connectionResponder = null;
     this.responder = responder;
   }
 
@@ -73,6 +84,12 @@ public final class RawHttpBackend implements AutoCloseable {
    * Answers with {@code responder}, which gets the body as a stream; such requests are not
    * recorded in {@link #received}. The responder must read the body to its end.
    */
+  public void respondWithConnection(ConnectionResponder responder) {
+    this.streaming = null;
+    this.connectionResponder = responder;
+  }
+
+  /** See {@link StreamingResponder}. */
   public void respondStreaming(StreamingResponder responder) {
     this.streaming = responder;
   }
@@ -134,7 +151,12 @@ public final class RawHttpBackend implements AutoCloseable {
         body.stream().transferTo(bytes);
         Received request = new Received(head, bytes.toByteArray(), body.contentLength(), body.trailers());
         received.add(request);
-        responder.respond(request, out);
+        ConnectionResponder withConnection = connectionResponder;
+        if (withConnection != null) {
+          withConnection.respond(request, in, out);
+        } else {
+          responder.respond(request, out);
+        }
         out.flush();
       }
     } catch (IOException | RuntimeException e) {

@@ -43,6 +43,8 @@ final class InMemoryBroker implements RequestBroker {
   private final ScheduledExecutorService timer;
   private final ConcurrentHashMap<String, Exchange> exchanges = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, BackendQueue> queues = new ConcurrentHashMap<>();
+  private static final int MAX_CANCEL_NOTICES = 1000;
+
   private final Answered answered = new Answered();
   private volatile boolean closed;
 
@@ -107,12 +109,39 @@ final class InMemoryBroker implements RequestBroker {
       waiter = new Waiter();
       queue.waiters.addLast(waiter);
     }
+    return wait(queue, queue.waiters, waiter, maxWait);
+  }
+
+  @Override
+  public CompletableFuture<List<String>> awaitCancelled(String backendId, Duration maxWait) {
+    Objects.requireNonNull(backendId, "backendId");
+    Objects.requireNonNull(maxWait, "maxWait");
+    if (closed) {
+      return CompletableFuture.completedFuture(List.of());
+    }
+    BackendQueue queue = queue(backendId);
+    Waiter waiter;
+    synchronized (queue) {
+      if (!queue.cancelled.isEmpty()) {
+        List<String> ids = List.copyOf(queue.cancelled);
+        queue.cancelled.clear();
+        return CompletableFuture.completedFuture(ids);
+      }
+      waiter = new Waiter();
+      queue.cancelWaiters.addLast(waiter);
+    }
+    return wait(queue, queue.cancelWaiters, waiter, maxWait);
+  }
+
+  /** Completes {@code waiter} with no IDs after {@code maxWait}, unless something came first. */
+  private CompletableFuture<List<String>> wait(
+      BackendQueue queue, ArrayDeque<Waiter> waiters, Waiter waiter, Duration maxWait) {
     CompletableFuture<List<String>> future = waiter.future;
     var timeout =
         timer.schedule(
             () -> {
               if (waiter.taken.compareAndSet(false, true)) {
-                remove(queue, waiter);
+                remove(queue, waiters, waiter);
                 future.complete(List.of());
               }
             },
@@ -123,10 +152,28 @@ final class InMemoryBroker implements RequestBroker {
           timeout.cancel(false);
           // Cancelled by the caller (the agent went away): stop waiting.
           if (failure != null && waiter.taken.compareAndSet(false, true)) {
-            remove(queue, waiter);
+            remove(queue, waiters, waiter);
           }
         });
     return future;
+  }
+
+  /** An agent held this request and its client left: tell the backend's agents. */
+  private void noteCancelled(Exchange exchange) {
+    BackendQueue queue = queue(exchange.request.backendId());
+    Waiter waiter;
+    synchronized (queue) {
+      waiter = BackendQueue.takeLive(queue.cancelWaiters);
+      if (waiter == null) {
+        if (queue.cancelled.size() >= MAX_CANCEL_NOTICES) {
+          queue.cancelled.pollFirst(); // bounded: the oldest notice is the least useful
+        }
+        queue.cancelled.addLast(exchange.request.id());
+      }
+    }
+    if (waiter != null) {
+      waiter.future.complete(List.of(exchange.request.id()));
+    }
   }
 
   @Override
@@ -236,6 +283,9 @@ final class InMemoryBroker implements RequestBroker {
         while ((waiter = queue.takeLiveWaiter()) != null) {
           waiters.add(waiter);
         }
+        while ((waiter = BackendQueue.takeLive(queue.cancelWaiters)) != null) {
+          waiters.add(waiter);
+        }
       }
     }
     waiters.forEach(waiter -> waiter.future.complete(List.of()));
@@ -288,9 +338,9 @@ final class InMemoryBroker implements RequestBroker {
     }
   }
 
-  private static void remove(BackendQueue queue, Waiter waiter) {
+  private static void remove(BackendQueue queue, ArrayDeque<Waiter> waiters, Waiter waiter) {
     synchronized (queue) {
-      queue.waiters.remove(waiter);
+      waiters.remove(waiter);
     }
   }
 
@@ -316,12 +366,18 @@ final class InMemoryBroker implements RequestBroker {
     final ArrayDeque<Exchange> queued = new ArrayDeque<>();
     final ArrayDeque<Exchange> offered = new ArrayDeque<>();
     final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    final ArrayDeque<String> cancelled = new ArrayDeque<>();
+    final ArrayDeque<Waiter> cancelWaiters = new ArrayDeque<>();
 
     int pendingCount() {
       return queued.size() + offered.size();
     }
 
     Waiter takeLiveWaiter() {
+      return takeLive(waiters);
+    }
+
+    static Waiter takeLive(ArrayDeque<Waiter> waiters) {
       Waiter waiter;
       while ((waiter = waiters.pollFirst()) != null) {
         if (waiter.taken.compareAndSet(false, true)) {
@@ -390,6 +446,7 @@ final class InMemoryBroker implements RequestBroker {
 
     @Override
     public boolean cancel() {
+      boolean claimed;
       synchronized (this) {
         switch (state) {
           case CANCELLED -> {
@@ -398,11 +455,17 @@ final class InMemoryBroker implements RequestBroker {
           case RESPONDING, DONE -> {
             return false;
           }
-          default -> state = State.CANCELLED;
+          default -> {
+            claimed = state == State.CLAIMED;
+            state = State.CANCELLED;
+          }
         }
       }
       dequeue(this);
       exchanges.remove(request.id(), this);
+      if (claimed) {
+        noteCancelled(this);
+      }
       return true;
     }
   }

@@ -8,8 +8,10 @@ import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.core.ProtocolHeaders;
 import dev.invertingproxy.spi.AgentTransport;
 import dev.invertingproxy.spi.AgentTransportConfig;
+import dev.invertingproxy.spi.CancelSignal;
 import dev.invertingproxy.spi.ProxyCallException;
 import java.io.EOFException;
 import java.io.IOException;
@@ -104,6 +106,8 @@ public final class OkHttpAgentTransport implements AgentTransport {
   private final String backendAuthority;
   private final Set<Call> calls = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final HttpUrl cancelledUrl;
+  private volatile Set<String> proxyCapabilities = Set.of();
 
   private OkHttpAgentTransport(
       AgentTransportConfig config, OkHttpClient base, @Nullable OkHttpClient ownedBase) {
@@ -112,6 +116,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
 
     HttpUrl proxy = httpUrl(config.proxy().toString(), "proxy");
     this.pendingUrl = resolve(proxy, "agent/pending");
+    this.cancelledUrl = resolve(proxy, "agent/cancelled");
     this.requestUrl = resolve(proxy, "agent/request");
     this.responseUrl = resolve(proxy, "agent/response");
 
@@ -219,6 +224,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
     Call call = newCall(proxyClient, request);
     try (Response response = call.execute()) {
       requireOk(response, "GET agent/pending");
+      proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
       List<String> ids = parsePending(readLimited(response.body().source(), PENDING_LIMIT));
       LOG.log(
           Level.DEBUG,
@@ -237,6 +243,39 @@ public final class OkHttpAgentTransport implements AgentTransport {
     } finally {
       calls.remove(call);
     }
+  }
+
+  @Override
+  public Set<String> proxyCapabilities() {
+    return proxyCapabilities;
+  }
+
+  @Override
+  public List<String> listCancelled(String backendId) throws IOException {
+    Request request = proxyRequest(cancelledUrl, backendId, null).get().build();
+    Call call = newCall(proxyClient, request);
+    try (Response response = call.execute()) {
+      requireOk(response, "GET agent/cancelled");
+      return parsePending(readLimited(response.body().source(), PENDING_LIMIT));
+    } catch (IOException e) {
+      logFailure("GET agent/cancelled", backendId, null, e);
+      throw e;
+    } finally {
+      calls.remove(call);
+    }
+  }
+
+  private static Set<String> capabilities(@Nullable String header) {
+    if (header == null || header.isBlank()) {
+      return Set.of();
+    }
+    Set<String> capabilities = new java.util.HashSet<>();
+    for (String token : header.split(",")) {
+      if (!token.isBlank()) {
+        capabilities.add(token.trim().toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    return Set.copyOf(capabilities);
   }
 
   @Override
@@ -464,6 +503,13 @@ public final class OkHttpAgentTransport implements AgentTransport {
    */
   @Override
   public BackendResponse forward(RequestHead head, MessageBody body) throws IOException {
+    return forward(head, body, new CancelSignal());
+  }
+
+  /** Forwards; {@code cancel} aborts the backend call, before or after the response head. */
+  @Override
+  public BackendResponse forward(RequestHead head, MessageBody body, CancelSignal cancel)
+      throws IOException {
     Objects.requireNonNull(head, "head");
     Objects.requireNonNull(body, "body");
     String method = head.method();
@@ -516,6 +562,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
 
     long start = System.nanoTime();
     Call call = newCall(backendClient, request);
+    cancel.onCancel(call::cancel);
     Response response;
     try {
       response = call.execute();

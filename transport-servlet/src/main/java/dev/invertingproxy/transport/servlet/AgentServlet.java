@@ -7,6 +7,7 @@ import dev.invertingproxy.Headers;
 import dev.invertingproxy.core.AgentCall;
 import dev.invertingproxy.core.AgentReadSink;
 import dev.invertingproxy.core.ErrorMapping;
+import dev.invertingproxy.core.ProtocolHeaders;
 import dev.invertingproxy.core.ProxyEngine;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
@@ -30,6 +31,9 @@ import java.util.concurrent.CompletableFuture;
  *       X-Inverting-Proxy-Request-Start-Time} and, if known, {@code X-Inverting-Proxy-User-ID}.
  *   <li>{@code POST {base}agent/response}: the backend's response in HTTP/1.1 wire format
  *       (chunked, with trailers), relayed to the client while it arrives.
+ *   <li>{@code GET {base}agent/cancelled} (extension {@code cancel-notices}, announced in {@code
+ *       X-Inverting-Proxy-Capabilities} on list answers): long poll for the IDs of requests whose
+ *       clients left while an agent held them.
  * </ul>
  *
  * <p>Requests are matched by the end of their path, so the servlet may be mapped anywhere ({@code
@@ -59,7 +63,11 @@ public class AgentServlet extends HttpServlet {
     try {
       if (path.endsWith("agent/pending")) {
         if (requireMethod("GET", method, response)) {
-          pending(request, response);
+          longPoll(request, response, engine.pending(call(request)));
+        }
+      } else if (path.endsWith("agent/cancelled")) {
+        if (requireMethod("GET", method, response)) {
+          longPoll(request, response, engine.cancelled(call(request)));
         }
       } else if (path.endsWith("agent/request")) {
         if (requireMethod("GET", method, response)) {
@@ -96,8 +104,11 @@ public class AgentServlet extends HttpServlet {
     }
   }
 
-  private void pending(HttpServletRequest request, HttpServletResponse response) {
-    CompletableFuture<List<String>> ids = engine.pending(call(request));
+  /** Answers a long poll when {@code ids} completes; no container thread waits meanwhile. */
+  private void longPoll(
+      HttpServletRequest request,
+      HttpServletResponse response,
+      CompletableFuture<List<String>> ids) {
     AsyncContext async = request.startAsync();
     // Not a cut-off: the engine answers first; this only frees a poll whose answer got lost.
     async.setTimeout(engine.longPollTimeout().toMillis() + 30_000);
@@ -116,6 +127,7 @@ public class AgentServlet extends HttpServlet {
             } else {
               byte[] json = IDS.toJson(list).getBytes(StandardCharsets.UTF_8);
               response.setStatus(200);
+              response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
               response.setContentType("application/json");
               response.setContentLength(json.length);
               response.getOutputStream().write(json);

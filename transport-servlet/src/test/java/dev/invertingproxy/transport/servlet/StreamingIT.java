@@ -231,4 +231,28 @@ class StreamingIT {
           .isInstanceOf(java.io.EOFException.class);
     }
   }
+
+  @Test
+  @DisplayName("a client that leaves while the backend is still working: the backend call is aborted")
+  void clientLeavesBeforeTheHead() throws Exception {
+    CountDownLatch working = new CountDownLatch(1);
+    CountDownLatch aborted = new CountDownLatch(1);
+    relay.backend.respondWithConnection(
+        (request, in, out) -> {
+          working.countDown();
+          // Working on it, silently, for up to a minute; a read returns -1 when the agent
+          // closes the connection.
+          if (in.read() < 0) {
+            aborted.countDown();
+          }
+        });
+    try (dev.invertingproxy.testkit.RawHttpClient c =
+        new dev.invertingproxy.testkit.RawHttpClient(relay.port())) {
+      c.send("GET /slow HTTP/1.1\r\nHost: public.example\r\n\r\n");
+      assertThat(working.await(10, TimeUnit.SECONDS)).isTrue();
+    } // the client leaves
+    assertThat(aborted.await(10, TimeUnit.SECONDS))
+        .as("the backend saw its connection closed while still working")
+        .isTrue();
+  }
 }
