@@ -14,7 +14,8 @@ import java.util.concurrent.CompletableFuture;
  *   <li>an ID is offered to one {@link #awaitPending} caller; if it is not claimed within the
  *       storage's re-offer delay it may be offered again, so callers tolerate duplicates;
  *   <li>{@link #claim} of a request whose body has not started to stream may be repeated (agents
- *       retry reads); once its body streamed to one claimer, another claim is refused;
+ *       retry reads); once a byte of its body was served to one claimer, another claim is
+ *       refused;
  *   <li>one response per request: a second {@link #deliver} is refused with {@link
  *       DuplicateResponseException} and the first is unaffected.
  * </ul>

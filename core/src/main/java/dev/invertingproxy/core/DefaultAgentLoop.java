@@ -57,6 +57,7 @@ import org.jspecify.annotations.Nullable;
 public final class DefaultAgentLoop implements AgentLoop {
   private static final System.Logger LOGGER = System.getLogger(DefaultAgentLoop.class.getName());
   private static final int SEEN_IDS = 1000;
+  private static final int READ_ATTEMPTS = 3;
 
   private final AgentTransport transport;
   private final boolean ownsTransport;
@@ -244,6 +245,8 @@ public final class DefaultAgentLoop implements AgentLoop {
         if (!firstSight(id)) {
           continue;
         }
+        // Waits while all workers are busy; the IDs taken stay ours. (With several agents, one
+        // offered such an ID again after the proxy's re-offer delay may also serve it.)
         try {
           permits.acquire();
         } catch (InterruptedException interrupted) {
@@ -330,15 +333,8 @@ public final class DefaultAgentLoop implements AgentLoop {
     CancelSignal signal = new CancelSignal();
     signals.put(id, signal);
     try {
-      WireMessage wire;
-      try {
-        wire = transport.readRequest(backendId, id);
-      } catch (ProxyCallException e) {
-        LOGGER.log(Level.DEBUG, () -> "[" + id + "] read refused: " + e.status() + " " + e.getMessage());
-        return;
-      } catch (IOException e) {
-        forget(id); // nothing was consumed; a re-offer may be taken again
-        LOGGER.log(Level.WARNING, () -> "[" + id + "] read failed: " + e);
+      WireMessage wire = read(id);
+      if (wire == null) {
         return;
       }
       try (wire) {
@@ -362,6 +358,35 @@ public final class DefaultAgentLoop implements AgentLoop {
     } finally {
       signals.remove(id);
       finished();
+    }
+  }
+
+  /**
+   * Reads the request, retrying a failed read twice (the proxy serves a read again until the body
+   * has started to stream). Returns null if the proxy refused it or every attempt failed.
+   */
+  private @Nullable WireMessage read(String id) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return transport.readRequest(backendId, id);
+      } catch (ProxyCallException e) {
+        if (e.status() < 500 || attempt == READ_ATTEMPTS) {
+          LOGGER.log(
+              Level.DEBUG, () -> "[" + id + "] read refused: " + e.status() + " " + e.getMessage());
+          return null;
+        }
+      } catch (IOException e) {
+        if (attempt == READ_ATTEMPTS || !running()) {
+          LOGGER.log(Level.WARNING, () -> "[" + id + "] read failed: " + e);
+          return null;
+        }
+      }
+      try {
+        Thread.sleep(backoffMillis(attempt));
+      } catch (InterruptedException interrupted) {
+        Thread.currentThread().interrupt();
+        return null;
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import dev.invertingproxy.AgentFailedException;
 import dev.invertingproxy.BackendUnavailableException;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClientGoneException;
+import dev.invertingproxy.ForbiddenException;
 import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MalformedMessageException;
 import dev.invertingproxy.ProxyTimeoutException;
@@ -31,6 +32,8 @@ public final class ErrorMapping {
       return 400;
     } else if (failure instanceof UnauthenticatedException) {
       return 401;
+    } else if (failure instanceof ForbiddenException) {
+      return 403;
     } else if (failure instanceof UnknownRequestException) {
       return 404;
     } else if (failure instanceof RequestConflictException) {

@@ -5,6 +5,7 @@ import dev.invertingproxy.BackendRegistry;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClaimedRequest;
 import dev.invertingproxy.ClientGoneException;
+import dev.invertingproxy.ForbiddenException;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
 import dev.invertingproxy.LimitExceededException;
@@ -17,9 +18,9 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
 import dev.invertingproxy.UnauthenticatedException;
-import dev.invertingproxy.core.internal.BoundedBody;
 import dev.invertingproxy.core.internal.Checks;
 import dev.invertingproxy.core.internal.HeaderHygiene;
+import dev.invertingproxy.core.internal.ObservedBody;
 import dev.invertingproxy.core.internal.RequestIds;
 import dev.invertingproxy.core.internal.TextResponses;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
@@ -74,6 +75,8 @@ public final class ProxyEngine implements AutoCloseable {
   private final long maxBodyBytes;
   private final int maxPollsPerBackend;
   private final ConcurrentHashMap<String, AtomicInteger> pollsByBackend = new ConcurrentHashMap<>();
+  /** Client calls not answered yet, so that close() can answer them. */
+  private final java.util.Set<ClientCall> calls = ConcurrentHashMap.newKeySet();
   private final Clock clock;
   private final ScheduledExecutorService scheduler;
   private final boolean ownsScheduler;
@@ -187,10 +190,7 @@ public final class ProxyEngine implements AutoCloseable {
         new ParkedRequest(
             RequestIds.next(), backend, head.withHeaders(headers), now, client.userId().orElse(null));
     ClientCall call = new ClientCall(client, parked);
-    MessageBody body =
-        maxBodyBytes < 0
-            ? client.body()
-            : new BoundedBody(client.body(), maxBodyBytes, call::bodyTooLarge);
+    MessageBody body = new ObservedBody(client.body(), maxBodyBytes, call);
     try {
       call.start(broker.submit(parked, body, call));
     } catch (LimitExceededException e) {
@@ -216,12 +216,14 @@ public final class ProxyEngine implements AutoCloseable {
   }
 
   /** A parked client request: the broker's listener and the transport's cancel handle. */
-  private final class ClientCall implements ResponseListener, Cancellable {
+  private final class ClientCall implements ResponseListener, Cancellable, ObservedBody.Observer {
     private final ClientExchange client;
     private final ParkedRequest parked;
     private final AtomicBoolean answered = new AtomicBoolean();
     private volatile @Nullable PendingExchange exchange;
     private volatile @Nullable Future<?> timer;
+    /** While the client's body streams to an agent, the response wait does not run out. */
+    private volatile boolean bodyStreaming;
 
     ClientCall(ClientExchange client, ParkedRequest parked) {
       this.client = client;
@@ -230,13 +232,22 @@ public final class ProxyEngine implements AutoCloseable {
 
     void start(PendingExchange pending) {
       this.exchange = pending;
+      calls.add(this);
+      schedule();
+    }
+
+    private void schedule() {
       this.timer =
           scheduler.schedule(this::timeout, responseTimeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     private void timeout() {
+      if (bodyStreaming) {
+        schedule(); // an upload still in progress: the wait counts from its end
+        return;
+      }
       PendingExchange pending = exchange;
-      if (pending != null && pending.cancel() && answered.compareAndSet(false, true)) {
+      if (pending != null && pending.cancel() && answer()) {
         LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] no response in time");
         respondError(
             client,
@@ -250,10 +261,47 @@ public final class ProxyEngine implements AutoCloseable {
       }
     }
 
+    @Override
+    public void started() {
+      bodyStreaming = true;
+    }
+
+    @Override
+    public void ended() {
+      bodyStreaming = false;
+      if (!answered.get()) {
+        cancelTimer(); // the response wait starts now that the whole request is with the agent
+        schedule();
+      }
+    }
+
+    @Override
+    public void exceeded() {
+      bodyStreaming = false;
+      bodyTooLarge();
+    }
+
+    /** Marks the call answered, once; it no longer needs closing. */
+    private boolean answer() {
+      if (answered.compareAndSet(false, true)) {
+        calls.remove(this);
+        return true;
+      }
+      return false;
+    }
+
+    /** The proxy shuts down: 503 if nothing was sent yet. */
+    void shutDown() {
+      PendingExchange pending = exchange;
+      if (pending != null && pending.cancel() && answer()) {
+        respondError(client, 503, "the proxy is shutting down", Headers.of("Retry-After", "5"));
+      }
+    }
+
     /** The client's body grew past the limit while an agent read it: 413, the request withdrawn. */
     void bodyTooLarge() {
       PendingExchange pending = exchange;
-      if (pending != null && pending.cancel() && answered.compareAndSet(false, true)) {
+      if (pending != null && pending.cancel() && answer()) {
         cancelTimer();
         respondError(client, 413, bodyLimitMessage(), Headers.of("Connection", "close"));
       }
@@ -261,7 +309,7 @@ public final class ProxyEngine implements AutoCloseable {
 
     @Override
     public void onResponse(ResponseHead head, MessageBody body) throws IOException {
-      if (!answered.compareAndSet(false, true)) {
+      if (!answer()) {
         throw new ClientGoneException("request " + parked.id() + " was already answered");
       }
       cancelTimer();
@@ -272,7 +320,7 @@ public final class ProxyEngine implements AutoCloseable {
 
     @Override
     public void onFailure(InvertingProxyException cause) {
-      if (answered.compareAndSet(false, true)) {
+      if (answer()) {
         cancelTimer();
         respondError(client, ErrorMapping.status(cause), ErrorMapping.reason(cause), Headers.empty());
       }
@@ -281,6 +329,7 @@ public final class ProxyEngine implements AutoCloseable {
     @Override
     public void cancel() {
       cancelTimer();
+      calls.remove(this);
       PendingExchange pending = exchange;
       if (pending != null && pending.cancel()) {
         LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] cancelled: the client left");
@@ -324,7 +373,12 @@ public final class ProxyEngine implements AutoCloseable {
    */
   public CompletableFuture<List<String>> cancelled(AgentCall call) {
     String backend = authorize(call);
-    return limitPolls(backend, "cancel notices ", () -> broker.awaitCancelled(backend, longPollTimeout));
+    // An agent busy with all its requests still keeps this poll open: it counts as connected.
+    registry.agentSeen(backend, clock.instant());
+    CompletableFuture<List<String>> ids =
+        limitPolls(backend, "cancel notices ", () -> broker.awaitCancelled(backend, longPollTimeout));
+    ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
+    return ids;
   }
 
   /** At most {@code maxPollsPerBackend} waiting polls of one kind per backend; beyond: 429. */
@@ -375,9 +429,17 @@ public final class ProxyEngine implements AutoCloseable {
         ProtocolHeaders.REQUEST_START_TIME,
         DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
     request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
-    OutputStream out = sink.body();
-    HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
-    out.flush();
+    try {
+      OutputStream out = sink.body();
+      HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
+      out.flush();
+    } catch (IOException e) {
+      // The read broke (the agent left, or the client's upload did): offer the request again if
+      // none of its body was used, else answer the client 502 now rather than at the time-out.
+      broker.release(
+          backend, id, new AgentFailedException("the agent's read of the request failed: " + e.getMessage()));
+      throw e;
+    }
     LOGGER.log(Level.DEBUG, () -> "[" + id + "] read by an agent of " + backend);
   }
 
@@ -402,6 +464,9 @@ public final class ProxyEngine implements AutoCloseable {
     try {
       head = reader.readResponseHead();
     } catch (MalformedMessageException | LimitExceededException e) {
+      // The agent's answer is unusable: another agent may do better, else the client gets 502.
+      broker.release(
+          backend, id, new AgentFailedException("the agent's response was not usable: " + e.getMessage()));
       throw e;
     } catch (IOException agentGone) {
       // The agent's connection broke before it answered: give the request back (another agent
@@ -429,11 +494,19 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException without a backend ID
    */
   private String authorize(AgentCall call) {
-    if (authenticator.authenticate(call.headers()).isEmpty()) {
+    Optional<String> identity = authenticator.authenticate(call.headers());
+    if (identity.isEmpty()) {
       throw new UnauthenticatedException(
           "agent credentials missing or not accepted (send Authorization: Bearer <token>)");
     }
-    return requireBackend(call.backendId());
+    String backend = requireBackend(call.backendId());
+    // A registered backend names the agents that may act for it.
+    Optional<dev.invertingproxy.BackendRecord> record = registry.get(backend);
+    if (record.isPresent() && !record.get().agentIdentities().contains(identity.get())) {
+      throw new ForbiddenException(
+          "agent " + identity.get() + " may not act for backend " + backend);
+    }
+    return backend;
   }
 
   private static String requireBackend(@Nullable String backendId) {
@@ -475,10 +548,16 @@ public final class ProxyEngine implements AutoCloseable {
     return size;
   }
 
-  /** Stops the timers and closes the storage if this engine opened it. Idempotent. */
+  /**
+   * Answers every parked client with 503, stops the timers and closes the storage if this engine
+   * opened it. Idempotent.
+   */
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
+      for (ClientCall call : List.copyOf(calls)) {
+        call.shutDown(); // no parked client is left waiting for a timer that will not run
+      }
       if (ownsScheduler) {
         scheduler.shutdownNow();
       }

@@ -113,9 +113,25 @@ class DefaultAgentLoopTest {
     Thread.sleep(100); // room for a fourth, if the bound were broken
     assertThat(now.get()).isEqualTo(3);
     assertThat(loop.inFlight()).isEqualTo(3);
+    // The other seven wait for a worker; none is read before one is free.
+    assertThat(transport.reads.get()).isEqualTo(3);
     release.countDown();
+    // As the proxy does, offer again what is still waiting, until everything is answered.
+    while (System.nanoTime() < deadline) {
+      List<String> waiting = new ArrayList<>();
+      for (String id : ids) {
+        if (transport.posts.computeIfAbsent(id, k -> new LinkedBlockingQueue<>()).isEmpty()) {
+          waiting.add(id);
+        }
+      }
+      if (waiting.isEmpty()) {
+        break;
+      }
+      transport.offer(waiting.toArray(String[]::new));
+      Thread.sleep(100);
+    }
     for (String id : ids) {
-      assertThat(transport.posted(id)).startsWith("HTTP/1.1 204");
+      assertThat(transport.postedNow(id)).startsWith("HTTP/1.1 204");
     }
     assertThat(peak.get()).isEqualTo(3);
   }
@@ -233,6 +249,7 @@ class DefaultAgentLoopTest {
     final List<RequestHead> forwardedHeads = new java.util.concurrent.CopyOnWriteArrayList<>();
     final AtomicInteger failPolls = new AtomicInteger();
     final AtomicInteger polls = new AtomicInteger();
+    final AtomicInteger reads = new AtomicInteger();
     volatile Backend backend = (head, body) -> response(200, "");
 
     void offer(String... ids) {
@@ -267,6 +284,7 @@ class DefaultAgentLoopTest {
 
     @Override
     public WireMessage readRequest(String backendId, String requestId) throws IOException {
+      reads.incrementAndGet();
       String wire = requests.get(requestId);
       if (wire == null) {
         throw new dev.invertingproxy.spi.ProxyCallException(404, "unknown");

@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * The in-memory rendezvous. Each backend has a queue of requests not yet offered, a list of
  * requests offered but not claimed (re-offered after {@link StorageOptions#reofferDelay()}) and
- * the long polls waiting for work. Exchanges move QUEUED → OFFERED → CLAIMED → RESPONDING → DONE,
+ * the long polls waiting for work. Exchanges move WAITING → CLAIMED → RESPONDING → DONE,
  * or to CANCELLED before RESPONDING; transitions are guarded by the exchange's monitor, queue
  * membership by the queue's monitor, and no listener or future is completed while holding either.
  */
@@ -77,19 +77,35 @@ final class InMemoryBroker implements RequestBroker {
       if (exchanges.putIfAbsent(request.id(), exchange) != null) {
         throw new IllegalArgumentException("duplicate request ID " + request.id());
       }
-      waiter = queue.takeLiveWaiter();
-      if (waiter == null) {
-        queue.queued.addLast(exchange);
-      } else {
-        exchange.offeredAt = now();
-        exchange.state = State.OFFERED;
-        queue.offered.addLast(exchange);
+    }
+    offer(queue, exchange);
+    return exchange;
+  }
+
+  /**
+   * Hands a waiting exchange to a waiting poll, or queues it. A poll that was cancelled after it
+   * was picked (its agent left) cannot take it: then the next poll is tried.
+   */
+  private void offer(BackendQueue queue, Exchange exchange) {
+    while (true) {
+      Waiter waiter;
+      synchronized (exchange) {
+        if (exchange.state != State.WAITING) {
+          return; // claimed or cancelled meanwhile
+        }
+        synchronized (queue) {
+          waiter = queue.takeLiveWaiter();
+          exchange.offeredAt = now();
+          (waiter == null ? queue.queued : queue.offered).addLast(exchange);
+        }
+      }
+      if (waiter == null || waiter.future.complete(List.of(exchange.request.id()))) {
+        return;
+      }
+      synchronized (queue) {
+        queue.offered.remove(exchange);
       }
     }
-    if (waiter != null) {
-      waiter.future.complete(List.of(request.id()));
-    }
-    return exchange;
   }
 
   @Override
@@ -161,18 +177,21 @@ final class InMemoryBroker implements RequestBroker {
   /** An agent held this request and its client left: tell the backend's agents. */
   private void noteCancelled(Exchange exchange) {
     BackendQueue queue = queue(exchange.request.backendId());
-    Waiter waiter;
-    synchronized (queue) {
-      waiter = BackendQueue.takeLive(queue.cancelWaiters);
-      if (waiter == null) {
-        if (queue.cancelled.size() >= MAX_CANCEL_NOTICES) {
-          queue.cancelled.pollFirst(); // bounded: the oldest notice is the least useful
+    while (true) {
+      Waiter waiter;
+      synchronized (queue) {
+        waiter = BackendQueue.takeLive(queue.cancelWaiters);
+        if (waiter == null) {
+          if (queue.cancelled.size() >= MAX_CANCEL_NOTICES) {
+            queue.cancelled.pollFirst(); // bounded: the oldest notice is the least useful
+          }
+          queue.cancelled.addLast(exchange.request.id());
+          return;
         }
-        queue.cancelled.addLast(exchange.request.id());
       }
-    }
-    if (waiter != null) {
-      waiter.future.complete(List.of(exchange.request.id()));
+      if (waiter.future.complete(List.of(exchange.request.id()))) {
+        return;
+      } // that poll was cancelled after it was picked: try the next, or keep the notice
     }
   }
 
@@ -195,7 +214,7 @@ final class InMemoryBroker implements RequestBroker {
     Exchange exchange = find(backendId, requestId);
     synchronized (exchange) {
       switch (exchange.state) {
-        case QUEUED, OFFERED -> {
+        case WAITING -> {
           exchange.state = State.CLAIMED;
           dequeue(exchange);
         }
@@ -220,7 +239,6 @@ final class InMemoryBroker implements RequestBroker {
     if (exchange == null || !exchange.request.backendId().equals(backendId)) {
       return false;
     }
-    Waiter waiter = null;
     boolean failed;
     synchronized (exchange) {
       if (exchange.state != State.CLAIMED) {
@@ -231,13 +249,7 @@ final class InMemoryBroker implements RequestBroker {
         exchange.state = State.CANCELLED;
       } else {
         exchange.released = true;
-        BackendQueue queue = queue(backendId);
-        synchronized (queue) {
-          waiter = queue.takeLiveWaiter();
-          exchange.state = waiter == null ? State.QUEUED : State.OFFERED;
-          exchange.offeredAt = now();
-          (waiter == null ? queue.queued : queue.offered).addLast(exchange);
-        }
+        exchange.state = State.WAITING;
       }
     }
     if (failed) {
@@ -245,9 +257,7 @@ final class InMemoryBroker implements RequestBroker {
       exchange.listener.onFailure(failure);
       return false;
     }
-    if (waiter != null) {
-      waiter.future.complete(List.of(requestId));
-    }
+    offer(queue(backendId), exchange);
     return true;
   }
 
@@ -259,7 +269,7 @@ final class InMemoryBroker implements RequestBroker {
     Exchange exchange = find(backendId, requestId);
     synchronized (exchange) {
       switch (exchange.state) {
-        case QUEUED, OFFERED, CLAIMED -> {
+        case WAITING, CLAIMED -> {
           dequeue(exchange);
           exchange.state = State.RESPONDING;
         }
@@ -353,8 +363,8 @@ final class InMemoryBroker implements RequestBroker {
   }
 
   private enum State {
-    QUEUED,
-    OFFERED,
+    /** In the backend's queue, offered to a poll or not yet (the deque it is in tells). */
+    WAITING,
     CLAIMED,
     RESPONDING,
     DONE,
@@ -401,7 +411,9 @@ final class InMemoryBroker implements RequestBroker {
           break; // kept in offer order: the rest are fresher
         }
         it.remove();
-        stale.add(exchange);
+        if (exchange.state == State.WAITING) { // a claim may be removing it right now
+          stale.add(exchange);
+        }
       }
       for (Exchange exchange : stale) {
         exchange.offeredAt = now;
@@ -410,8 +422,10 @@ final class InMemoryBroker implements RequestBroker {
       }
       Exchange exchange;
       while ((exchange = queued.pollFirst()) != null) {
+        if (exchange.state != State.WAITING) {
+          continue; // claimed or cancelled while queued: its claimer removes it anyway
+        }
         exchange.offeredAt = now;
-        exchange.state = State.OFFERED;
         offered.addLast(exchange);
         ids.add(exchange.request.id());
       }
@@ -429,7 +443,7 @@ final class InMemoryBroker implements RequestBroker {
     final ParkedRequest request;
     final ClaimableBody body;
     final ResponseListener listener;
-    State state = State.QUEUED; // guarded by this
+    volatile State state = State.WAITING; // written under this exchange's monitor
     boolean released; // guarded by this: given back once after its agent failed
     Instant offeredAt = Instant.MIN; // guarded by the queue
 

@@ -137,16 +137,27 @@ final class JettySupport implements ContainerSupport {
     }
 
     void arm() {
-      if (!done.get() && !endPoint.tryFillInterested(this)) {
+      if (done.get()) {
+        return;
+      }
+      if (!endPoint.tryFillInterested(this)) {
         LOGGER.log(Level.DEBUG, "read interest already taken; this request is not watched");
+      } else if (done.get()) {
+        withdraw(); // stopped while arming: take the interest back, or the connection stalls
+      }
+    }
+
+    private void withdraw() {
+      if (endPoint instanceof AbstractEndPoint abstractEndPoint) {
+        abstractEndPoint.getFillInterest().onFail(STOPPED);
       }
     }
 
     void stop() {
       // Must happen before the response completes: a pending read would make Jetty close the
       // connection after the response.
-      if (done.compareAndSet(false, true) && endPoint instanceof AbstractEndPoint abstractEndPoint) {
-        abstractEndPoint.getFillInterest().onFail(STOPPED);
+      if (done.compareAndSet(false, true)) {
+        withdraw();
       }
     }
 

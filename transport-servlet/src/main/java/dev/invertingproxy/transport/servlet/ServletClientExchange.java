@@ -64,10 +64,10 @@ final class ServletClientExchange implements ClientExchange {
     long length;
     if (headers.contains("Transfer-Encoding")) {
       length = -1;
-    } else if (headers.contains("Content-Length")) {
+    } else if (headers.contains("Content-Length") && request.getContentLengthLong() != 0) {
       length = request.getContentLengthLong();
     } else {
-      bodyRead = true; // HTTP/1.1: neither header means no body
+      bodyRead = true; // no body (HTTP/1.1: neither header), or an empty one
       return MessageBody.empty();
     }
     InputStream in;
