@@ -150,4 +150,19 @@ class AgentEndpointIT {
       }
     }
   }
+
+  @Test
+  @DisplayName("a registered backend names its agents: another valid agent gets 403")
+  void registeredBackendNamesItsAgents() throws Exception {
+    relay.storage.registry().put(
+        new dev.invertingproxy.BackendRecord(
+            "b1", java.util.Set.of("someone-else"), java.util.Set.of("allUsers"), List.of("/"), null));
+    AgentCalls.Answer refused = agent.pending("b1");
+    assertThat(refused.status()).isEqualTo(403);
+    assertThat(refused.body()).contains("may not act for backend b1");
+    relay.storage.registry().put(
+        new dev.invertingproxy.BackendRecord(
+            "b1", java.util.Set.of("agent-1"), java.util.Set.of("allUsers"), List.of("/"), null));
+    assertThat(agent.pending("b1").status()).isEqualTo(200);
+  }
 }

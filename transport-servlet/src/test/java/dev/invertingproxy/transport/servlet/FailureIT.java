@@ -186,6 +186,41 @@ class FailureIT {
     }
   }
 
+  @Test
+  @DisplayName("a client with an empty body (Content-Length: 0) that leaves while parked is noticed")
+  void emptyBodyClientLeaves() throws Exception {
+    relay =
+        Relay.withoutAgent(
+            engine ->
+                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy)) {
+      assertThat(agent.pending("b1").status()).isEqualTo(200);
+      try (RawHttpClient c = new RawHttpClient(relay.port())) {
+        c.send("POST /empty HTTP/1.1\r\nHost: public.example\r\nContent-Length: 0\r\n\r\n");
+        Thread.sleep(200); // let the proxy park it
+      }
+      Thread.sleep(1000);
+      assertThat(agent.pending("b1").body()).isEqualTo("[]");
+    }
+  }
+
+  @Test
+  @DisplayName("an upload that lasts longer than the response wait is not cut by it")
+  void slowUploadOutlastsResponseWait() throws Exception {
+    relay = Relay.withAgent(engine -> engine.responseTimeout(Duration.ofSeconds(1)));
+    try (RawHttpClient c = new RawHttpClient(relay.port())) {
+      c.send("POST /slow-upload HTTP/1.1\r\nHost: public.example\r\nTransfer-Encoding: chunked\r\n\r\n");
+      for (int i = 0; i < 6; i++) { // 3 s of upload: three times the response wait
+        c.send("1\r\nx\r\n");
+        Thread.sleep(500);
+      }
+      c.send("0\r\n\r\n");
+      RawHttpClient.Response response = c.read("POST");
+      assertThat(response.status()).isEqualTo(200);
+      assertThat(response.bodyText()).isEqualTo("POST /slow-upload\nxxxxxx");
+    }
+  }
+
   private static String nextId(AgentCalls agent) throws Exception {
     for (int i = 0; i < 20; i++) {
       String json = agent.pending("b1").body().trim();
