@@ -528,18 +528,24 @@ final class InMemoryBroker implements RequestBroker {
               return n;
             }
 
+            // One reader at a time on the client's stream: a stale read still blocked when a
+            // newer claim starts finishes (and poisons the body) before the newer one reads.
             @Override
             public int read() throws IOException {
-              check();
-              int b = body.stream().read();
-              served(b < 0 ? -1 : 1);
-              return b;
+              synchronized (ClaimableBody.this) {
+                check();
+                int b = body.stream().read();
+                served(b < 0 ? -1 : 1);
+                return b;
+              }
             }
 
             @Override
             public int read(byte[] b, int off, int len) throws IOException {
-              check();
-              return served(body.stream().read(b, off, len));
+              synchronized (ClaimableBody.this) {
+                check();
+                return served(body.stream().read(b, off, len));
+              }
             }
 
             @Override
