@@ -4,8 +4,8 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Decides which backend a client request goes to. Registry-based routing (by user and path
- * prefix) plugs in here too.
+ * Decides which backend a client request goes to: {@link #fixed} for one backend, {@link
+ * RegistryRouter} for routing by the registry's records (end user and path prefix).
  *
  * <p>Implementations must be thread-safe.
  *

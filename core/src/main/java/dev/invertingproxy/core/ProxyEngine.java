@@ -90,11 +90,21 @@ public final class ProxyEngine implements AutoCloseable {
             : Providers.openStorage(builder.storageUri, StorageOptions.defaults());
     this.broker = storage.broker();
     this.registry = storage.registry();
-    this.resolver = Objects.requireNonNull(builder.resolver, "backendResolver or backend");
+    this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
+    if (builder.routeByRegistry) {
+      RegistryRouter router = RegistryRouter.of(registry, livenessWindow, builder.clock);
+      BackendResolver fallback = builder.resolver;
+      // Single-backend mode until the first record is registered, if a fallback was given.
+      this.resolver =
+          fallback == null
+              ? router
+              : client -> registry.list().isEmpty() ? fallback.resolve(client) : router.resolve(client);
+    } else {
+      this.resolver = Objects.requireNonNull(builder.resolver, "backendResolver or backend");
+    }
     this.authenticator = builder.authenticator;
     this.longPollTimeout = builder.longPollTimeout;
     this.responseTimeout = builder.responseTimeout;
-    this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     this.maxHeadBytes = builder.maxHeadBytes;
     this.maxBodyBytes = builder.maxBodyBytes;
     this.maxPollsPerBackend = builder.maxPollsPerBackend;
@@ -576,6 +586,7 @@ public final class ProxyEngine implements AutoCloseable {
     private @Nullable Storage storage;
     private URI storageUri = URI.create("memory:/");
     private @Nullable BackendResolver resolver;
+    private boolean routeByRegistry;
     private AgentAuthenticator authenticator = AgentAuthenticator.denyAll();
     private Duration longPollTimeout = Duration.ofSeconds(25);
     private Duration responseTimeout = Duration.ofSeconds(60);
@@ -612,12 +623,39 @@ public final class ProxyEngine implements AutoCloseable {
     /** Sends every client request to {@code backendId}. */
     public Builder backend(String backendId) {
       this.resolver = BackendResolver.fixed(backendId);
+      this.routeByRegistry = false;
       return this;
     }
 
     /** Decides per request which backend it goes to. */
     public Builder backendResolver(BackendResolver resolver) {
       this.resolver = Objects.requireNonNull(resolver, "resolver");
+      this.routeByRegistry = false;
+      return this;
+    }
+
+    /**
+     * Routes by the backend records of the engine's own storage: a {@link RegistryRouter} over
+     * {@code storage().registry()}, with the engine's liveness window (long-poll time-out plus
+     * {@link #livenessGrace}) and clock. See {@link RegistryRouter} for the rules (per user, then
+     * shared; longest path prefix on segment boundaries; 404 if none matches). Replaces an earlier
+     * {@link #backend} or {@link #backendResolver}; a later one of those replaces this.
+     */
+    public Builder routeByRegistry() {
+      this.resolver = null;
+      this.routeByRegistry = true;
+      return this;
+    }
+
+    /**
+     * Like {@link #routeByRegistry()}, but while the registry holds no record every request goes
+     * to {@code fallbackBackendId} (single-backend mode, so existing setups keep working until the
+     * first backend is registered).
+     */
+    public Builder routeByRegistry(String fallbackBackendId) {
+      BackendResolver fallback = BackendResolver.fixed(fallbackBackendId);
+      routeByRegistry();
+      this.resolver = fallback;
       return this;
     }
 
@@ -697,12 +735,13 @@ public final class ProxyEngine implements AutoCloseable {
     /**
      * Builds the engine.
      *
-     * @throws IllegalStateException if no backend or resolver was set
+     * @throws IllegalStateException if no backend, resolver or registry routing was set
      * @throws dev.invertingproxy.ProviderNotFoundException if the storage URI has no provider
      */
     public ProxyEngine build() {
-      if (resolver == null) {
-        throw new IllegalStateException("set backend(id) or backendResolver(resolver)");
+      if (resolver == null && !routeByRegistry) {
+        throw new IllegalStateException(
+            "set backend(id), backendResolver(resolver) or routeByRegistry()");
       }
       return new ProxyEngine(this);
     }

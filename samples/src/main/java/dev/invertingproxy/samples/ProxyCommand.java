@@ -26,6 +26,9 @@ import picocli.CommandLine.Spec;
           + "/agent/ are never relayed.",
       "Agents must authenticate: without --agent-token or --allow-anonymous-agents every agent "
           + "call is refused with 401.",
+      "The admin REST API (GET/POST /api/backends, DELETE /api/backends/ID) is always mounted; "
+          + "paths under /api/ are never relayed. Admins present an --admin-token; without one "
+          + "every admin call is refused with 401.",
       ""
     })
 final class ProxyCommand implements Callable<Integer> {
@@ -74,6 +77,15 @@ final class ProxyCommand implements Callable<Integer> {
   List<String> agentTokens = new ArrayList<>();
 
   @Option(
+      names = "--admin-token",
+      paramLabel = "T",
+      description =
+          "A bearer token that admins may present to the admin API at /api/backends "
+              + "(Authorization: Bearer T); repeat for several. Keep it distinct from the agent "
+              + "tokens. Without it every admin call is refused with 401.")
+  List<String> adminTokens = new ArrayList<>();
+
+  @Option(
       names = "--allow-anonymous-agents",
       description =
           "Accept any agent without a credential. Anyone who can reach the port can then serve "
@@ -95,6 +107,16 @@ final class ProxyCommand implements Callable<Integer> {
     for (String token : agentTokens) {
       if (token.isBlank()) {
         throw usage("Invalid value for option '--agent-token': empty token");
+      }
+    }
+    for (String token : adminTokens) {
+      if (token.isBlank()) {
+        throw usage("Invalid value for option '--admin-token': empty token");
+      }
+      if (agentTokens.contains(token)) {
+        throw usage(
+            "Invalid value for option '--admin-token': the same token is an --agent-token; "
+                + "an agent must not be an admin");
       }
     }
     if (allowAnonymousAgents && !agentTokens.isEmpty()) {
@@ -124,6 +146,21 @@ final class ProxyCommand implements Callable<Integer> {
     return AgentAuthenticator.bearerTokens(identities);
   }
 
+  /**
+   * The admin authenticator the flags ask for (deny-all without {@code --admin-token}); tokens
+   * become identities admin-1, admin-2, ...
+   */
+  AgentAuthenticator adminAuthenticator() {
+    if (adminTokens.isEmpty()) {
+      return AgentAuthenticator.denyAll();
+    }
+    Map<String, String> identities = new LinkedHashMap<>();
+    for (String token : adminTokens) {
+      identities.putIfAbsent(token, "admin-" + (identities.size() + 1));
+    }
+    return AgentAuthenticator.bearerTokens(identities);
+  }
+
   @Override
   public Integer call() throws Exception {
     validate();
@@ -136,7 +173,8 @@ final class ProxyCommand implements Callable<Integer> {
       ProxyEngine engine =
           ProxyEngine.builder()
               .storage(storage)
-              .backend(backendId)
+              // single-backend mode until a backend is registered through the admin API
+              .routeByRegistry(backendId)
               .agentAuthenticator(authenticator())
               .build();
       lifecycle.started("proxy engine", engine::close);
@@ -154,7 +192,7 @@ final class ProxyCommand implements Callable<Integer> {
                 + "(or, for a closed test network only, --allow-anonymous-agents).");
       }
       err.flush();
-      ProxyServer proxy = ProxyServer.start(engine, bind, port);
+      ProxyServer proxy = ProxyServer.start(engine, bind, port, adminAuthenticator());
       lifecycle.started("proxy (Jetty)", proxy::close);
       out.println("Listening on " + proxy.url());
       out.println(
@@ -166,6 +204,12 @@ final class ProxyCommand implements Callable<Integer> {
               + backendId
               + (agentTokens.isEmpty() ? "" : " --token T")
               + " (paths under /agent/ are reserved for agents).");
+      out.println(
+          "Admin API: "
+              + proxy.url().resolve("api/backends")
+              + (adminTokens.isEmpty()
+                  ? " (no --admin-token given: every admin call is refused with 401)"
+                  : " (Authorization: Bearer <admin token>)"));
       out.flush();
     } catch (Exception e) {
       lifecycle.abort();

@@ -1,5 +1,6 @@
 package dev.invertingproxy.samples;
 
+import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.ProxyEngine;
 import dev.invertingproxy.transport.servlet.AgentServlet;
 import dev.invertingproxy.transport.servlet.JettyProxyHost;
@@ -14,7 +15,8 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The proxy in embedded Jetty 12: {@link AgentServlet} at {@code /agent/*} (agents use {@code
- * --proxy http://host:port/}), {@link ProxyServlet} for every other path. Jetty is set up as a proxy
+ * --proxy http://host:port/}), optionally the admin API at {@code /api/*}, {@link ProxyServlet} for
+ * every other path. Jetty is set up as a proxy
  * host must be: raw targets such as {@code %2F} let through, header names kept in the client's
  * case, no {@code Server} or {@code Date} header added, idle time-out far above the long poll.
  */
@@ -39,6 +41,16 @@ final class ProxyServer implements AutoCloseable {
    *     taken; nothing is left running then
    */
   static ProxyServer start(ProxyEngine engine, String host, int port) throws Exception {
+    return start(engine, host, port, null);
+  }
+
+  /**
+   * Like {@link #start(ProxyEngine, String, int)}, plus the admin API at {@code /api/*} if {@code
+   * admins} is not null (paths under {@code /api/} are then never relayed).
+   */
+  static ProxyServer start(
+      ProxyEngine engine, String host, int port, AgentAuthenticator admins)
+      throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(200, 8);
     threads.setName("proxy");
     Server server = new Server(threads);
@@ -48,7 +60,10 @@ final class ProxyServer implements AutoCloseable {
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());
     server.addConnector(connector);
-    server.setHandler(JettyProxyHost.servletContext(engine));
+    server.setHandler(
+        admins == null
+            ? JettyProxyHost.servletContext(engine)
+            : JettyProxyHost.servletContext(engine, ProxyServlet.UserResolver.PRINCIPAL, admins));
     server.setStopTimeout(5_000);
     try {
       server.start();

@@ -167,6 +167,40 @@ class CommandLineTest {
   }
 
   @Test
+  void adminTokenIsRepeatableAndDeniesAllByDefault() {
+    ProxyCommand none = parse("proxy", "--port", "0");
+    none.validate();
+    assertThat(none.adminTokens).isEmpty();
+    assertThat(identity(none.adminAuthenticator(), "anything")).isEmpty();
+
+    ProxyCommand proxy =
+        parse("proxy", "--port", "0", "--agent-token", "a1", "--admin-token", "s1", "--admin-token=s2");
+    proxy.validate();
+    assertThat(proxy.adminTokens).containsExactly("s1", "s2");
+    AgentAuthenticator admins = proxy.adminAuthenticator();
+    assertThat(identity(admins, "s1")).contains("admin-1");
+    assertThat(identity(admins, "s2")).contains("admin-2");
+    assertThat(identity(admins, "a1")).isEmpty(); // an agent token is no admin token
+    assertThat(identity(proxy.authenticator(), "s1")).isEmpty(); // and the other way round
+  }
+
+  @Test
+  void adminTokenMustBeNonBlankAndNotAnAgentToken() {
+    assertThat(execute("proxy", "--port", "0", "--admin-token", " ")).isEqualTo(2);
+    assertThat(err.toString()).contains("'--admin-token': empty token");
+    err.getBuffer().setLength(0);
+    assertThat(execute("proxy", "--port", "0", "--agent-token", "t", "--admin-token", "t"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("'--admin-token'").contains("--agent-token");
+  }
+
+  @Test
+  void proxyHelpMentionsTheAdminApi() {
+    assertThat(execute("proxy", "--help")).isZero();
+    assertThat(out.toString()).contains("--admin-token=T").contains("/api/backends");
+  }
+
+  @Test
   void anonymousAgentsAreAnOptIn() {
     ProxyCommand proxy = parse("proxy", "--port", "0", "--allow-anonymous-agents");
     proxy.validate();

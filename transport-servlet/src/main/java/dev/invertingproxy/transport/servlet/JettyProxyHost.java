@@ -1,6 +1,8 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.ProxyEngine;
+import java.util.Objects;
 import java.time.Duration;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -61,6 +63,30 @@ public final class JettyProxyHost {
 
   /** Like {@link #servletContext(ProxyEngine)}, identifying end users with {@code users}. */
   public static ServletContextHandler servletContext(
+      ProxyEngine engine, ProxyServlet.UserResolver users) {
+    return context(engine, users);
+  }
+
+  /**
+   * Like {@link #servletContext(ProxyEngine, ProxyServlet.UserResolver)}, plus the admin REST API
+   * ({@link AdminServlet} over {@code engine.storage().registry()}) at {@code /api/*}: {@code GET}
+   * and {@code POST /api/backends}, {@code DELETE /api/backends/{id}}. Paths under {@code /api/},
+   * like those under {@code /agent/}, are then never relayed to a backend.
+   *
+   * @param admins authenticates <em>admins</em> (not agents) from the headers of an admin call;
+   *     {@link AgentAuthenticator#denyAll()} answers every admin call 401
+   */
+  public static ServletContextHandler servletContext(
+      ProxyEngine engine, ProxyServlet.UserResolver users, AgentAuthenticator admins) {
+    Objects.requireNonNull(admins, "admins");
+    ServletContextHandler context = context(engine, users);
+    context.addServlet(
+        new ServletHolder("admin", new AdminServlet(engine.storage().registry(), admins)),
+        "/api/*");
+    return context;
+  }
+
+  private static ServletContextHandler context(
       ProxyEngine engine, ProxyServlet.UserResolver users) {
     ServletContextHandler context = new ServletContextHandler("/");
     context.getServletHandler().setDecodeAmbiguousURIs(true); // raw targets, e.g. %2F

@@ -221,6 +221,33 @@ class FailureIT {
     }
   }
 
+  @Test
+  @DisplayName("routing by records: single-backend mode until a record exists, then 404 / 503 / 200")
+  void routingByRegistry() throws Exception {
+    relay = Relay.withoutAgent(engine -> engine.routeByRegistry("b1"));
+    relay.startAgent(relay.backend.uri());
+    try (Response response = get("/anything")) {
+      assertThat(response.code()).isEqualTo(200); // no record yet: everything goes to b1
+    }
+    relay.storage.registry().put(
+        new dev.invertingproxy.BackendRecord(
+            "b1", java.util.Set.of("agent-1"), java.util.Set.of("allUsers"), java.util.List.of("/app"), null));
+    relay.storage.registry().put(
+        new dev.invertingproxy.BackendRecord(
+            "b9", java.util.Set.of("agent-9"), java.util.Set.of("allUsers"), java.util.List.of("/other"), null));
+    try (Response response = get("/app/page")) {
+      assertThat(response.code()).isEqualTo(200);
+    }
+    try (Response response = get("/apple")) { // not on a segment boundary of /app
+      assertThat(response.code()).isEqualTo(404);
+      assertThat(response.body().string()).contains("no backend serves this request");
+    }
+    try (Response response = get("/other/x")) { // routed, but b9 has no agent
+      assertThat(response.code()).isEqualTo(503);
+      assertThat(response.body().string()).contains("backend b9");
+    }
+  }
+
   private static String nextId(AgentCalls agent) throws Exception {
     for (int i = 0; i < 20; i++) {
       String json = agent.pending("b1").body().trim();
