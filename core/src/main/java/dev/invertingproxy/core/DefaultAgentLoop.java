@@ -556,7 +556,10 @@ public final class DefaultAgentLoop implements AgentLoop {
       return this;
     }
 
-    /** Headers added to every call to the proxy (credentials), asked for per call. */
+    /**
+     * Headers added to every call to the proxy (credentials), asked for per call; see {@link
+     * AgentCredentials} for refreshing tokens and token files.
+     */
     public Builder proxyHeaders(Supplier<Headers> headers) {
       this.proxyHeaders = Objects.requireNonNull(headers, "headers");
       return this;
@@ -564,9 +567,7 @@ public final class DefaultAgentLoop implements AgentLoop {
 
     /** Sends {@code Authorization: Bearer <token>} on every call to the proxy. */
     public Builder bearerToken(String token) {
-      Objects.requireNonNull(token, "token");
-      Headers headers = Headers.of("Authorization", "Bearer " + token);
-      this.proxyHeaders = () -> headers;
+      this.proxyHeaders = AgentCredentials.bearer(token);
       return this;
     }
 

@@ -510,11 +510,16 @@ public final class ProxyEngine implements AutoCloseable {
           "agent credentials missing or not accepted (send Authorization: Bearer <token>)");
     }
     String backend = requireBackend(call.backendId());
-    // A registered backend names the agents that may act for it.
+    // A registered backend names the agents that may act for it. Once backends are registered,
+    // an agent may act only for a registered one (no made-up backend IDs).
     Optional<dev.invertingproxy.BackendRecord> record = registry.get(backend);
-    if (record.isPresent() && !record.get().agentIdentities().contains(identity.get())) {
-      throw new ForbiddenException(
-          "agent " + identity.get() + " may not act for backend " + backend);
+    if (record.isPresent()) {
+      if (!record.get().agentIdentities().contains(identity.get())) {
+        throw new ForbiddenException(
+            "agent " + identity.get() + " may not act for backend " + backend);
+      }
+    } else if (!registry.list().isEmpty()) {
+      throw new ForbiddenException("backend " + backend + " is not registered");
     }
     return backend;
   }

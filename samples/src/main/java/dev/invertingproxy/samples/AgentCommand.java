@@ -92,6 +92,14 @@ final class AgentCommand implements Callable<Integer> {
               + "of the process list).")
   String token;
 
+  @Option(
+      names = "--token-file",
+      paramLabel = "PATH",
+      description =
+          "Read the bearer token from this file, again whenever it changes (a rotated OIDC ID "
+              + "token, say). Instead of --token.")
+  java.nio.file.Path tokenFile;
+
   /** The proxy's base URL, checked; a missing trailing '/' is added. */
   URI proxyUrl() {
     URI uri;
@@ -173,7 +181,7 @@ final class AgentCommand implements Callable<Integer> {
               + " is not above the proxy's long poll (25 s here, 30 s for the Go server): polls "
               + "will time out and request IDs may be lost.");
     }
-    if (token == null) {
+    if (token == null && tokenFile == null) {
       err.println(
           "note: no --token: the agent sends no credential; a proxy that requires agent tokens "
               + "answers 401 (this project's proxy does unless started with "
@@ -192,7 +200,12 @@ final class AgentCommand implements Callable<Integer> {
               .pollTimeout(proxyTimeout)
               .backendTotalTimeout(requestForwardingTimeout)
               .forwardUserId(forwardUserId);
-      if (token != null) {
+      if (tokenFile != null) {
+        if (token != null) {
+          throw new IllegalArgumentException("use --token or --token-file, not both");
+        }
+        builder.proxyHeaders(dev.invertingproxy.core.AgentCredentials.bearerFromFile(tokenFile));
+      } else if (token != null) {
         builder.bearerToken(token);
       }
       agent = builder.build();

@@ -1,9 +1,12 @@
 package dev.invertingproxy.samples;
 
+import dev.invertingproxy.auth.jwt.JwtAgentAuthenticator;
 import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.Providers;
 import dev.invertingproxy.core.ProxyEngine;
 import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,8 +27,8 @@ import picocli.CommandLine.Spec;
       "Runs the proxy on one port (embedded Jetty). Agents connect to /agent/... (start them with "
           + "--proxy http://HOST:PORT/); every other path is relayed to the backend. Paths under "
           + "/agent/ are never relayed.",
-      "Agents must authenticate: without --agent-token or --allow-anonymous-agents every agent "
-          + "call is refused with 401.",
+      "Agents must authenticate: without --agent-token, the --agent-jwks-url/--agent-issuer/"
+          + "--agent-audience trio or --allow-anonymous-agents every agent call is refused with 401.",
       "The admin REST API (GET/POST /api/backends, DELETE /api/backends/ID) is always mounted; "
           + "paths under /api/ are never relayed. Admins present an --admin-token; without one "
           + "every admin call is refused with 401.",
@@ -77,6 +80,30 @@ final class ProxyCommand implements Callable<Integer> {
   List<String> agentTokens = new ArrayList<>();
 
   @Option(
+      names = "--agent-jwks-url",
+      paramLabel = "URL",
+      description =
+          "Also accept agents presenting an OIDC/JWT ID token (Authorization: Bearer JWT) signed "
+              + "by a key of this JWKS (the issuer's jwks_uri; RS256 or ES256). Needs "
+              + "--agent-issuer and --agent-audience. The agent's identity is the token's email "
+              + "claim, or its sub without one. --agent-token tokens are tried first.")
+  String agentJwksUrl;
+
+  @Option(
+      names = "--agent-issuer",
+      paramLabel = "ISS",
+      description = "The iss an agent's ID token must carry (with --agent-jwks-url).")
+  String agentIssuer;
+
+  @Option(
+      names = "--agent-audience",
+      paramLabel = "AUD",
+      description =
+          "A value the aud of an agent's ID token must contain, e.g. the OIDC client ID (with "
+              + "--agent-jwks-url).")
+  String agentAudience;
+
+  @Option(
       names = "--admin-token",
       paramLabel = "T",
       description =
@@ -119,6 +146,12 @@ final class ProxyCommand implements Callable<Integer> {
                 + "an agent must not be an admin");
       }
     }
+    validateJwtFlags();
+    if (allowAnonymousAgents && jwtAgents()) {
+      throw usage(
+          "--allow-anonymous-agents and --agent-jwks-url exclude each other: anonymous agents "
+              + "would make the ID tokens pointless");
+    }
     if (allowAnonymousAgents && !agentTokens.isEmpty()) {
       throw usage(
           "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents "
@@ -131,11 +164,75 @@ final class ProxyCommand implements Callable<Integer> {
     }
   }
 
-  /** The agent authenticator the flags ask for; tokens become identities token-1, token-2, ... */
+  /** Whether agents may authenticate with ID tokens (the three JWT flags are given). */
+  boolean jwtAgents() {
+    return agentJwksUrl != null;
+  }
+
+  /** The three JWT flags come together, each with a usable value. */
+  private void validateJwtFlags() {
+    List<String> given = new ArrayList<>();
+    List<String> missing = new ArrayList<>();
+    (agentJwksUrl != null ? given : missing).add("--agent-jwks-url");
+    (agentIssuer != null ? given : missing).add("--agent-issuer");
+    (agentAudience != null ? given : missing).add("--agent-audience");
+    if (given.isEmpty()) {
+      return;
+    }
+    if (!missing.isEmpty()) {
+      throw usage(
+          String.join(", ", given)
+              + " also needs "
+              + String.join(" and ", missing)
+              + ": --agent-jwks-url, --agent-issuer and --agent-audience go together");
+    }
+    try {
+      JwtAgentAuthenticator.builder().jwksUri(jwksUri());
+    } catch (IllegalArgumentException e) {
+      throw usage(
+          "Invalid value for option '--agent-jwks-url': an absolute http(s) URL is needed, not '"
+              + agentJwksUrl
+              + "'");
+    }
+    if (agentIssuer.isBlank()) {
+      throw usage("Invalid value for option '--agent-issuer': empty issuer");
+    }
+    if (agentAudience.isBlank()) {
+      throw usage("Invalid value for option '--agent-audience': empty audience");
+    }
+  }
+
+  private URI jwksUri() {
+    try {
+      return new URI(agentJwksUrl);
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The agent authenticator the flags ask for; tokens become identities token-1, token-2, ...
+   * With the JWT flags, an agent is accepted if its bearer token is one of the tokens or else a
+   * valid ID token (identity: its email, or its sub).
+   */
   AgentAuthenticator authenticator() {
     if (allowAnonymousAgents) {
       return AgentAuthenticator.anonymous();
     }
+    AgentAuthenticator tokens = tokenAuthenticator();
+    if (!jwtAgents()) {
+      return tokens;
+    }
+    AgentAuthenticator jwt =
+        JwtAgentAuthenticator.builder()
+            .jwksUri(jwksUri())
+            .issuer(agentIssuer)
+            .audience(agentAudience)
+            .build();
+    return headers -> tokens.authenticate(headers).or(() -> jwt.authenticate(headers));
+  }
+
+  private AgentAuthenticator tokenAuthenticator() {
     if (agentTokens.isEmpty()) {
       return AgentAuthenticator.denyAll();
     }
@@ -185,7 +282,7 @@ final class ProxyCommand implements Callable<Integer> {
                 + backendId
                 + "' and read every request sent to it. Use --agent-token outside closed test "
                 + "networks.");
-      } else if (agentTokens.isEmpty()) {
+      } else if (agentTokens.isEmpty() && !jwtAgents()) {
         err.println(
             "WARNING: no --agent-token given: every agent call will be refused with 401 and clients "
                 + "get 503. Start the proxy with --agent-token T and the agent with --token T "
@@ -203,6 +300,7 @@ final class ProxyCommand implements Callable<Integer> {
               + " --backend "
               + backendId
               + (agentTokens.isEmpty() ? "" : " --token T")
+              + (jwtAgents() ? " (or --token-file FILE with an ID token)" : "")
               + " (paths under /agent/ are reserved for agents).");
       out.println(
           "Admin API: "

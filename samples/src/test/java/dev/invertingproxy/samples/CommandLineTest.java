@@ -222,6 +222,60 @@ class CommandLineTest {
   }
 
   @Test
+  void jwtFlagsGoTogether() {
+    assertThat(execute("proxy", "--port", "0", "--agent-jwks-url", "https://idp/jwks")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("--agent-jwks-url also needs --agent-issuer and --agent-audience")
+        .contains("Usage: inverting-proxy proxy");
+    err.getBuffer().setLength(0);
+    assertThat(execute("proxy", "--port", "0", "--agent-issuer", "i", "--agent-audience", "a"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("also needs --agent-jwks-url");
+    err.getBuffer().setLength(0);
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--agent-jwks-url", "jwks.json", "--agent-issuer", "i",
+                "--agent-audience", "a"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("Invalid value for option '--agent-jwks-url'");
+    err.getBuffer().setLength(0);
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--agent-jwks-url", "https://idp/jwks", "--agent-issuer",
+                " ", "--agent-audience", "a"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("'--agent-issuer': empty issuer");
+    err.getBuffer().setLength(0);
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--allow-anonymous-agents", "--agent-jwks-url",
+                "https://idp/jwks", "--agent-issuer", "i", "--agent-audience", "a"))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains("exclude each other");
+  }
+
+  @Test
+  void jwtAgentsComposeWithTokens() {
+    ProxyCommand proxy =
+        parse(
+            "proxy", "--port", "0", "--agent-token", "a1", "--agent-jwks-url",
+            "http://127.0.0.1:9/jwks.json", "--agent-issuer", "https://idp", "--agent-audience",
+            "proxy");
+    proxy.validate();
+    AgentAuthenticator authenticator = proxy.authenticator();
+    assertThat(identity(authenticator, "a1")).contains("token-1"); // tokens first
+    assertThat(identity(authenticator, "not-a-jwt")).isEmpty(); // then the JWT check, which fails
+    assertThat(authenticator.authenticate(Headers.empty())).isEmpty();
+  }
+
+  @Test
+  void proxyHelpListsTheJwtFlags() {
+    assertThat(execute("proxy", "--help")).isZero();
+    assertThat(out.toString())
+        .contains("--agent-jwks-url=URL", "--agent-issuer=ISS", "--agent-audience=AUD");
+  }
+
+  @Test
   void portOutOfRangeIsRefused() {
     assertThat(execute("proxy", "--port", "70000")).isEqualTo(2);
     assertThat(err.toString()).contains("'--port': 70000 is not a port");

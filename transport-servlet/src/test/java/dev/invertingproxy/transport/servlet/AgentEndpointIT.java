@@ -165,4 +165,34 @@ class AgentEndpointIT {
             "b1", java.util.Set.of("agent-1"), java.util.Set.of("allUsers"), List.of("/"), null));
     assertThat(agent.pending("b1").status()).isEqualTo(200);
   }
+
+  @Test
+  @DisplayName("an agent of backend A cannot list, read or answer backend B's requests")
+  void agentsAreIsolatedPerBackend() throws Exception {
+    CompletableFuture<Response> victim = clientRequest("GET", null); // parked for b1
+    String id = nextId();
+    // b1 now belongs to another agent; ours (agent-1) is registered for "mine" only.
+    relay.storage.registry().put(
+        new dev.invertingproxy.BackendRecord(
+            "b1", java.util.Set.of("agent-9"), java.util.Set.of("allUsers"), List.of("/"), null));
+    relay.storage.registry().put(
+        new dev.invertingproxy.BackendRecord(
+            "mine", java.util.Set.of("agent-1"), java.util.Set.of("allUsers"), List.of("/mine"), null));
+    assertThat(agent.pending("b1").status()).isEqualTo(403);
+    assertThat(agent.read("b1", id).status()).isEqualTo(403);
+    assertThat(agent.respond("b1", id, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake").status())
+        .isEqualTo(403);
+    // acting as its own backend with the victim's ID does not help: the ID belongs to b1
+    assertThat(agent.read("mine", id).status()).isEqualTo(404);
+    assertThat(agent.respond("mine", id, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake").status())
+        .isEqualTo(404);
+    // a made-up backend ID is refused once backends are registered
+    assertThat(agent.pending("made-up").status()).isEqualTo(403);
+    // without a token: 401 everywhere
+    try (AgentCalls stranger = new AgentCalls(relay.proxy, null)) {
+      assertThat(stranger.read("b1", id).status()).isEqualTo(401);
+    }
+    assertThat(victim).isNotDone(); // nobody answered the victim
+    victim.cancel(true);
+  }
 }
