@@ -248,6 +248,21 @@ class FailureIT {
     }
   }
 
+  @Test
+  @DisplayName("spoofing: a client-sent user ID never reaches the backend, even with forward-user-id")
+  void clientCannotSpoofTheUserId() throws Exception {
+    relay = Relay.withoutAgent(engine -> {});
+    relay.startAgent(relay.backend.uri(), agent -> agent.forwardUserId(true));
+    try (RawHttpClient c = new RawHttpClient(relay.port())) {
+      c.send(
+          "GET /me HTTP/1.1\r\nHost: public.example\r\nX-Inverting-Proxy-User-ID: admin@example.com\r\n"
+              + "x-inverting-proxy-user-id: root\r\n\r\n");
+      assertThat(c.read("GET").status()).isEqualTo(200);
+    }
+    // no authenticated user: the backend gets no identity at all, certainly not the client's
+    assertThat(relay.backend.take().head().headers().contains("X-Inverting-Proxy-User-ID")).isFalse();
+  }
+
   private static String nextId(AgentCalls agent) throws Exception {
     for (int i = 0; i < 20; i++) {
       String json = agent.pending("b1").body().trim();
