@@ -116,7 +116,7 @@ public class AdminServlet extends HttpServlet {
       admin = Optional.empty();
     }
     if (admin.isEmpty()) {
-      error(
+      PlainAnswers.error(
           response,
           401,
           "admin credential missing or not valid",
@@ -126,7 +126,7 @@ public class AdminServlet extends HttpServlet {
     String relative = path.substring(Math.min(request.getContextPath().length(), path.length()));
     Matcher route = ROUTE.matcher(relative);
     if (!route.matches()) {
-      error(response, 404, "no admin endpoint at " + path);
+      PlainAnswers.error(response, 404, "no admin endpoint at " + path);
       return;
     }
     String rawId = route.group(1);
@@ -135,7 +135,7 @@ public class AdminServlet extends HttpServlet {
         switch (method) {
           case "GET" -> list(response);
           case "POST" -> put(request, response, admin.get());
-          default -> error(
+          default -> PlainAnswers.error(
               response,
               405,
               "unsupported API method: " + method + "; use GET or POST",
@@ -144,7 +144,7 @@ public class AdminServlet extends HttpServlet {
       } else if ("DELETE".equals(method)) {
         delete(response, rawId, admin.get());
       } else {
-        error(
+        PlainAnswers.error(
             response,
             405,
             "unsupported API method: " + method + "; use DELETE",
@@ -152,7 +152,7 @@ public class AdminServlet extends HttpServlet {
       }
     } catch (RuntimeException e) {
       LOGGER.log(Level.WARNING, () -> "admin call " + method + " " + path + " failed: " + e, e);
-      error(response, 500, "the backend registry failed: " + oneLine(e));
+      PlainAnswers.error(response, 500, "the backend registry failed: " + oneLine(e));
     }
   }
 
@@ -168,7 +168,7 @@ public class AdminServlet extends HttpServlet {
       throws IOException {
     byte[] body = readBody(request.getInputStream());
     if (body == null) {
-      error(response, 413, "the backend definition is larger than " + MAX_BODY_BYTES + " bytes");
+      PlainAnswers.error(response, 413, "the backend definition is larger than " + MAX_BODY_BYTES + " bytes");
       return;
     }
     BackendRecord record;
@@ -179,10 +179,10 @@ public class AdminServlet extends HttpServlet {
       }
       record = draft.validate();
     } catch (JsonDataException | IllegalArgumentException e) {
-      error(response, 400, "invalid backend definition: " + oneLine(e));
+      PlainAnswers.error(response, 400, "invalid backend definition: " + oneLine(e));
       return;
     } catch (IOException e) { // JsonEncodingException: not JSON at all
-      error(response, 400, "malformed JSON in the backend definition: " + oneLine(e));
+      PlainAnswers.error(response, 400, "malformed JSON in the backend definition: " + oneLine(e));
       return;
     }
     registry.put(record);
@@ -197,15 +197,15 @@ public class AdminServlet extends HttpServlet {
     try {
       id = percentDecode(rawId);
     } catch (IllegalArgumentException e) {
-      error(response, 400, "bad backend ID in the path: " + oneLine(e));
+      PlainAnswers.error(response, 400, "bad backend ID in the path: " + oneLine(e));
       return;
     }
     if (id.isEmpty()) {
-      error(response, 400, "no backend specified");
+      PlainAnswers.error(response, 400, "no backend specified");
       return;
     }
     if (!registry.delete(id)) {
-      error(response, 404, "no backend " + id);
+      PlainAnswers.error(response, 404, "no backend " + id);
       return;
     }
     LOGGER.log(Level.INFO, () -> "admin " + admin + " deleted backend " + id);
@@ -257,26 +257,6 @@ public class AdminServlet extends HttpServlet {
   private static String oneLine(Throwable e) {
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     return message.replaceAll("[\\r\\n]+", " ");
-  }
-
-  private static void error(HttpServletResponse response, int status, String reason)
-      throws IOException {
-    error(response, status, reason, Headers.empty());
-  }
-
-  private static void error(
-      HttpServletResponse response, int status, String reason, Headers extra) throws IOException {
-    if (response.isCommitted()) {
-      return;
-    }
-    response.reset();
-    response.setHeader("Cache-Control", "no-store");
-    extra.fields().forEach(field -> response.setHeader(field.name(), field.value()));
-    byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
-    response.setStatus(status);
-    response.setContentType("text/plain;charset=utf-8");
-    response.setContentLength(text.length);
-    response.getOutputStream().write(text);
   }
 
   // ------------------------------------------------------------------ JSON, without reflection

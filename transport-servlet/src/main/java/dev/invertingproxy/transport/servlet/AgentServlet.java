@@ -80,7 +80,7 @@ public class AgentServlet extends HttpServlet {
           response.setContentLength(0);
         }
       } else {
-        error(response, 404, "no agent endpoint at " + path);
+        PlainAnswers.error(response, 404, "no agent endpoint at " + path);
       }
     } catch (IOException | RuntimeException e) {
       if (response.isCommitted()) {
@@ -96,7 +96,7 @@ public class AgentServlet extends HttpServlet {
           ours ? Level.WARNING : Level.DEBUG,
           () -> "agent call " + method + " " + path + " failed: " + e,
           ours ? e : null);
-      error(
+      PlainAnswers.error(
           response,
           status,
           ErrorMapping.reason(e),
@@ -123,7 +123,7 @@ public class AgentServlet extends HttpServlet {
           }
           try {
             if (failure != null) {
-              error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
+              PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
             } else {
               byte[] json = IDS.toJson(list).getBytes(StandardCharsets.UTF_8);
               response.setStatus(200);
@@ -171,26 +171,7 @@ public class AgentServlet extends HttpServlet {
     if (expected.equals(method)) {
       return true;
     }
-    error(response, 405, "use " + expected + " here, not " + method, Headers.of("Allow", expected));
+    PlainAnswers.error(response, 405, "use " + expected + " here, not " + method, Headers.of("Allow", expected));
     return false;
-  }
-
-  private static void error(HttpServletResponse response, int status, String reason)
-      throws IOException {
-    error(response, status, reason, Headers.empty());
-  }
-
-  private static void error(
-      HttpServletResponse response, int status, String reason, Headers extra) throws IOException {
-    if (response.isCommitted()) {
-      return; // too late for a status; the stream is cut instead
-    }
-    response.reset();
-    extra.fields().forEach(field -> response.setHeader(field.name(), field.value()));
-    byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
-    response.setStatus(status);
-    response.setContentType("text/plain;charset=utf-8");
-    response.setContentLength(text.length);
-    response.getOutputStream().write(text);
   }
 }
