@@ -26,7 +26,7 @@ public interface AgentLoop extends AutoCloseable {
   /** Returns the current state. */
   State state();
 
-  /** Returns true if the last poll of the proxy succeeded. */
+  /** Returns true if the proxy accepts this agent's polls (the last one succeeded, or one is held open). */
   boolean isConnected();
 
   /** Returns the number of requests being forwarded now. */

@@ -86,6 +86,8 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final AtomicBoolean cancelPolling = new AtomicBoolean();
   private final ConcurrentHashMap<String, CancelSignal> signals = new ConcurrentHashMap<>();
   private volatile boolean connected;
+  private volatile long pollSince; // System.nanoTime() when the current poll began; 0 if none
+  private static final long HELD_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
   private DefaultAgentLoop(Builder builder) {
     this.backendId = builder.backendId;
@@ -152,9 +154,16 @@ public final class DefaultAgentLoop implements AgentLoop {
     return state.get();
   }
 
+  /**
+   * Returns true if the last poll succeeded, or if the current one has been held open by the
+   * proxy for a moment (a proxy that refuses a poll answers at once; one that accepts it holds it
+   * for its long-poll time-out).
+   */
   @Override
   public boolean isConnected() {
-    return connected;
+    long since = pollSince;
+    return connected
+        || (running() && since != 0 && System.nanoTime() - since > HELD_POLL_NANOS);
   }
 
   @Override
@@ -216,7 +225,9 @@ public final class DefaultAgentLoop implements AgentLoop {
     while (running()) {
       List<String> ids;
       try {
+        pollSince = Math.max(1, System.nanoTime());
         ids = transport.listPending(backendId);
+        pollSince = 0;
         connected = true;
         failures = 0;
         if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
@@ -224,6 +235,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           cancelPoller.start(); // this proxy tells us when clients leave
         }
       } catch (IOException | RuntimeException e) {
+        pollSince = 0;
         connected = false;
         if (!running()) {
           break;

@@ -207,6 +207,33 @@ class DefaultAgentLoopTest {
         .containsExactly("alice@example.com");
   }
 
+  @Test
+  @DisplayName("a poll the proxy holds open counts as connected before it returns")
+  void heldPollCountsAsConnected() throws Exception {
+    CountDownLatch hold = new CountDownLatch(1);
+    ScriptedTransport holding =
+        new ScriptedTransport() {
+          @Override
+          public List<String> listPending(String backendId) throws IOException {
+            try {
+              hold.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+              throw new java.io.InterruptedIOException();
+            }
+            return List.of();
+          }
+        };
+    loop = DefaultAgentLoop.builder().transport(holding).backendId("b1").build();
+    assertThat(loop.isConnected()).isFalse();
+    loop.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!loop.isConnected() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    assertThat(loop.isConnected()).isTrue();
+    hold.countDown();
+  }
+
   private static AgentTransport.BackendResponse response(int status, String text) {
     byte[] bytes = text.getBytes(StandardCharsets.ISO_8859_1);
     ResponseHead head =
@@ -241,7 +268,7 @@ class DefaultAgentLoopTest {
   }
 
   /** A transport whose proxy and backend are scripted by the test. */
-  static final class ScriptedTransport implements AgentTransport {
+  static class ScriptedTransport implements AgentTransport {
     final LinkedBlockingQueue<List<String>> offers = new LinkedBlockingQueue<>();
     final Map<String, String> requests = new ConcurrentHashMap<>();
     final Map<String, String> userIds = new ConcurrentHashMap<>();
@@ -315,4 +342,5 @@ class DefaultAgentLoopTest {
     @Override
     public void close() {}
   }
+
 }
