@@ -91,10 +91,7 @@ class FailureIT {
   @Test
   @DisplayName("a client that leaves while its request is parked: the request is never delivered")
   void clientLeavesWhileParked() throws Exception {
-    relay =
-        Relay.withoutAgent(
-            engine ->
-                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    relay = playedByHand();
     try (AgentCalls agent = new AgentCalls(relay.proxy)) {
       assertThat(agent.pending("b1").status()).isEqualTo(200); // the backend counts as live
       try (RawHttpClient c = new RawHttpClient(relay.port())) {
@@ -111,10 +108,7 @@ class FailureIT {
   @Test
   @DisplayName("a client that leaves after its body was read: the agent's answer is refused")
   void clientLeavesAfterBodyRead() throws Exception {
-    relay =
-        Relay.withoutAgent(
-            engine ->
-                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    relay = playedByHand();
     try (AgentCalls agent = new AgentCalls(relay.proxy)) {
       assertThat(agent.pending("b1").status()).isEqualTo(200);
       String id;
@@ -148,10 +142,7 @@ class FailureIT {
   @Test
   @DisplayName("an agent that dies after claiming, before answering: another agent serves it")
   void agentDiesBeforeAnsweringIsReplaced() throws Exception {
-    relay =
-        Relay.withoutAgent(
-            engine ->
-                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    relay = playedByHand();
     try (AgentCalls agent = new AgentCalls(relay.proxy);
         RawHttpClient c = new RawHttpClient(relay.port())) {
       assertThat(agent.pending("b1").status()).isEqualTo(200);
@@ -169,10 +160,7 @@ class FailureIT {
   @Test
   @DisplayName("an agent that dies after the request body streamed to it: the client gets 502")
   void agentDiesAfterBodyStreamed() throws Exception {
-    relay =
-        Relay.withoutAgent(
-            engine ->
-                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    relay = playedByHand();
     try (AgentCalls agent = new AgentCalls(relay.proxy);
         RawHttpClient c = new RawHttpClient(relay.port())) {
       assertThat(agent.pending("b1").status()).isEqualTo(200);
@@ -189,10 +177,7 @@ class FailureIT {
   @Test
   @DisplayName("a client with an empty body (Content-Length: 0) that leaves while parked is noticed")
   void emptyBodyClientLeaves() throws Exception {
-    relay =
-        Relay.withoutAgent(
-            engine ->
-                engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
+    relay = playedByHand();
     try (AgentCalls agent = new AgentCalls(relay.proxy)) {
       assertThat(agent.pending("b1").status()).isEqualTo(200);
       try (RawHttpClient c = new RawHttpClient(relay.port())) {
@@ -261,6 +246,15 @@ class FailureIT {
     }
     // no authenticated user: the backend gets no identity at all, certainly not the client's
     assertThat(relay.backend.take().head().headers().contains("X-Inverting-Proxy-User-ID")).isFalse();
+  }
+
+  /**
+   * A relay without our agent (the test plays the agent by hand): short long polls, and a
+   * response wait far longer than any test, so nothing here is decided by a time-out.
+   */
+  private static Relay playedByHand() throws Exception {
+    return Relay.withoutAgent(
+        engine -> engine.responseTimeout(Duration.ofSeconds(30)).longPollTimeout(Duration.ofMillis(300)));
   }
 
   private static String nextId(AgentCalls agent) throws Exception {

@@ -124,9 +124,20 @@ public final class HttpMessageReader {
    * @throws IllegalStateException if the previous message's body was not read to its end
    */
   public RequestHead readRequestHead() throws IOException {
-    beginHead("request head");
+    return readHead("request head", this::parseRequestHead);
+  }
+
+  /** A head parser of this reader. */
+  @FunctionalInterface
+  private interface HeadParser<T> {
+    T parse() throws IOException;
+  }
+
+  /** Parses a head; after any failure the reader refuses to go on (the stream is out of step). */
+  private <T> T readHead(String what, HeadParser<T> parser) throws IOException {
+    beginHead(what);
     try {
-      return parseRequestHead();
+      return parser.parse();
     } catch (RuntimeException | IOException e) {
       failed = true;
       throw e;
@@ -195,13 +206,7 @@ public final class HttpMessageReader {
    * @throws IllegalStateException if the previous message's body was not read to its end
    */
   public ResponseHead readResponseHead() throws IOException {
-    beginHead("response head");
-    try {
-      return parseResponseHead();
-    } catch (RuntimeException | IOException e) {
-      failed = true;
-      throw e;
-    }
+    return readHead("response head", this::parseResponseHead);
   }
 
   private ResponseHead parseResponseHead() throws IOException {
