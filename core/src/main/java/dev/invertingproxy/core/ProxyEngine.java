@@ -154,6 +154,10 @@ public final class ProxyEngine implements AutoCloseable {
     Optional<String> backendId;
     try {
       backendId = resolver.resolve(client);
+    } catch (InvertingProxyException e) {
+      // the registry's storage failed (Redis down): 503 with the reason
+      respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
+      return Cancellable.NONE;
     } catch (RuntimeException e) {
       LOGGER.log(Level.WARNING, "backend resolver failed", e);
       respondError(client, 500, "the proxy could not route this request", Headers.empty());
@@ -165,7 +169,13 @@ public final class ProxyEngine implements AutoCloseable {
     }
     String backend = backendId.get();
     Instant now = clock.instant();
-    Optional<Instant> seen = registry.lastSeen(backend);
+    Optional<Instant> seen;
+    try {
+      seen = registry.lastSeen(backend);
+    } catch (InvertingProxyException e) {
+      respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
+      return Cancellable.NONE;
+    }
     if (seen.isEmpty() || seen.get().isBefore(now.minus(livenessWindow))) {
       respondError(
           client,
@@ -323,7 +333,12 @@ public final class ProxyEngine implements AutoCloseable {
         throw new ClientGoneException("request " + parked.id() + " was already answered");
       }
       cancelTimer();
-      registry.used(parked.backendId(), clock.instant());
+      try {
+        registry.used(parked.backendId(), clock.instant());
+      } catch (InvertingProxyException e) {
+        // bookkeeping only: the response still goes to the client
+        LOGGER.log(Level.DEBUG, () -> "could not record the backend's last use: " + e.getMessage());
+      }
       ResponseHead cleaned = head.withHeaders(HeaderHygiene.withoutHopByHop(head.headers(), false));
       client.respond(cleaned, body);
     }

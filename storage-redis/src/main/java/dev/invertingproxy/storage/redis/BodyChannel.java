@@ -77,7 +77,7 @@ final class BodyChannel {
       while (true) {
         int n;
         try {
-          n = in.read(buffer, 0, chunkSize);
+          n = fill(in, buffer);
         } catch (IOException e) {
           push(requestKey, list, readerField, chunk(FAILURE, Encoding.utf8(String.valueOf(e.getMessage()))), wakeup);
           throw e;
@@ -91,6 +91,26 @@ final class BodyChannel {
         }
       }
     }
+  }
+
+  /**
+   * Reads at least one byte (or the end), then whatever more is already there, up to the buffer's
+   * size: few, large chunks for a fast stream, no added wait for a slow one (flushed bytes go on at
+   * once).
+   */
+  private static int fill(InputStream in, byte[] buffer) throws IOException {
+    int n = in.read(buffer, 0, buffer.length);
+    if (n <= 0) {
+      return n;
+    }
+    while (n < buffer.length && in.available() > 0) {
+      int more = in.read(buffer, n, buffer.length - n);
+      if (more <= 0) {
+        break; // the end: reported by the next read
+      }
+      n += more;
+    }
+    return n;
   }
 
   /** Sends a failure chunk if there is room; best effort. */

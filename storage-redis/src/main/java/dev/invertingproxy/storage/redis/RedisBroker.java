@@ -583,6 +583,12 @@ final class RedisBroker implements RequestBroker {
 
   // ------------------------------------------------------------------ lifecycle
 
+  /** Ends every waiting poll of this node with {@code failure}. */
+  void failWaiting(StorageException failure) {
+    pendingQueues.values().forEach(queue -> queue.failAll(failure));
+    cancelQueues.values().forEach(queue -> queue.failAll(failure));
+  }
+
   void close() {
     closed = true;
     pendingQueues.values().forEach(WaitQueue::endAll);

@@ -20,6 +20,7 @@ import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.net.SocketAddress;
@@ -104,7 +105,14 @@ public final class RedisStorage implements Storage {
       this.ownsClient = false;
       this.ownedResources = null;
     } else {
-      this.ownedResources = builder.resources == null ? ClientResources.create() : null;
+      this.ownedResources =
+          builder.resources == null
+              ? ClientResources.builder()
+                  // after Redis comes back, serve again within ~2 s (Lettuce's default waits up to 30 s)
+                  .reconnectDelay(
+                      Delay.exponential(Duration.ofMillis(50), Duration.ofSeconds(2), 2, TimeUnit.MILLISECONDS))
+                  .build()
+              : null;
       this.client =
           RedisClient.create(builder.resources != null ? builder.resources : ownedResources, uri);
       this.ownsClient = true;
@@ -169,6 +177,15 @@ public final class RedisStorage implements Storage {
           public void onRedisConnected(RedisChannelHandler<?, ?> handler, SocketAddress address) {
             if (handler == watched || handler == watchedCommands) {
               onReconnect();
+            }
+          }
+
+          @Override
+          public void onRedisDisconnected(RedisChannelHandler<?, ?> handler) {
+            if (handler == watchedCommands && !closed.get()) {
+              // Waiting polls would not hear of new work: end them with 503 so agents come back
+              // (and are seen as live again) once Redis is.
+              broker.failWaiting(new StorageException("the storage (Redis) connection was lost"));
             }
           }
         };

@@ -116,7 +116,7 @@ final class WaitQueue {
     }
   }
 
-  private void failAll(StorageException failure) {
+  void failAll(StorageException failure) {
     for (CompletableFuture<List<String>> waiter : snapshot()) {
       waiter.completeExceptionally(failure);
     }
