@@ -65,8 +65,9 @@ final class ProxyCommand implements Callable<Integer> {
       paramLabel = "URI",
       defaultValue = "memory:",
       description =
-          "Where parked requests live (default: ${DEFAULT-VALUE}); other schemes need their "
-              + "storage artifact on the class path.")
+          "Where parked requests live (default: ${DEFAULT-VALUE}): memory: for this process "
+              + "alone, or redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS) to share them "
+              + "with other proxy nodes on the same Redis.")
   String storage;
 
   @Option(

@@ -130,6 +130,11 @@ final class JarProcess implements AutoCloseable {
     return awaitExit(timeout);
   }
 
+  /** Kills the process at once (SIGKILL: no shutdown hook, nothing cleaned up), like a crash. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+  }
+
   String stdout() throws InterruptedException {
     drained();
     return out.toString();

@@ -22,13 +22,14 @@ class StartupFailureIT {
   }
 
   @Test
-  void knownSchemeWithoutItsArtifactNamesTheArtifact() throws Exception {
+  void unreachableRedisExitsOneNamingIt() throws Exception {
     try (JarProcess proxy =
         JarProcess.start(
             "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", "t",
-            "--storage", "redis://127.0.0.1:6379")) {
+            "--storage", "redis://127.0.0.1:1")) {
       assertThat(proxy.awaitExit(EXIT)).isEqualTo(1);
-      assertThat(proxy.stderr()).contains("inverting-proxy-storage-redis");
+      assertThat(proxy.stderr()).contains("cannot reach Redis at redis://127.0.0.1:1");
+      assertThat(proxy.stdout()).doesNotContain("Listening on");
     }
   }
 

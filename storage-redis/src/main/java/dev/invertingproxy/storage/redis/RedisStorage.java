@@ -160,7 +160,7 @@ public final class RedisStorage implements Storage {
       }
       shutDownThreads();
       shutDownClient();
-      throw new StorageException("cannot reach Redis at " + uri.toURI() + ": " + e.getMessage(), e);
+      throw new StorageException("cannot reach Redis at " + describe(uri) + ": " + e.getMessage(), e);
     }
     this.connection = commands;
     this.pubsub = subscription;
@@ -309,6 +309,11 @@ public final class RedisStorage implements Storage {
     if (ownedResources != null) {
       ownedResources.shutdown(0, 2, TimeUnit.SECONDS);
     }
+  }
+
+  /** The server's address, never its credentials. */
+  private static String describe(RedisURI uri) {
+    return (uri.isSsl() ? "rediss://" : "redis://") + uri.getHost() + ":" + uri.getPort() + "/" + uri.getDatabase();
   }
 
   private static String newNodeId() {
