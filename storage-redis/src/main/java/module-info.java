@@ -3,8 +3,8 @@
  * bounded chunks; nodes wake each other by pub/sub.
  */
 module dev.invertingproxy.storage.redis {
-  requires dev.invertingproxy;
-  requires lettuce.core;
+  requires transitive dev.invertingproxy;
+  requires transitive lettuce.core; // RedisStorage.Builder takes Lettuce's client, URI, resources
   requires static org.jspecify; // annotations only
 
   exports dev.invertingproxy.storage.redis;

@@ -124,6 +124,7 @@ final class Scripts {
           if not c then return {'empty'} end
           if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'st', '1') end
           redis.call('PEXPIRE', KEYS[1], ARGV[5])
+          redis.call('PEXPIRE', KEYS[2], ARGV[5])
           if f[3] and redis.call('LLEN', KEYS[2]) == tonumber(ARGV[4]) - 1 then
             redis.call('PUBLISH', ARGV[1] .. ':ch:' .. f[3], KEYS[2])
           end
@@ -168,15 +169,19 @@ final class Scripts {
 
   /**
    * KEYS: request, response list, request list. ARGV: prefix, final state (D or G), answered at,
-   * how long to remember it. Tells the writer node.
+   * how long to remember it. Keeps only backend, state and time; tells the writer node.
    */
   static final Script FINISH =
       new Script(
           """
-          local w = redis.call('HGET', KEYS[1], 'wn')
-          redis.call('HSET', KEYS[1], 's', ARGV[2], 'at', ARGV[3])
-          redis.call('HDEL', KEYS[1], 'h', 'rh')
-          redis.call('PEXPIRE', KEYS[1], ARGV[4])
+          local f = redis.call('HMGET', KEYS[1], 'wn', 'b')
+          local w = f[1]
+          redis.call('DEL', KEYS[1])
+          if f[2] then
+            -- only what tells a late second answer "duplicate" is kept
+            redis.call('HSET', KEYS[1], 'b', f[2], 's', ARGV[2], 'at', ARGV[3])
+            redis.call('PEXPIRE', KEYS[1], ARGV[4])
+          end
           redis.call('DEL', KEYS[2], KEYS[3])
           if w then redis.call('PUBLISH', ARGV[1] .. ':ch:' .. w, KEYS[1]) end
           return 1
