@@ -53,7 +53,7 @@ class MultiNodeIT {
   }
 
   @BeforeEach
-  void setUp() throws IOException {
+  void setUp() throws Exception {
     backend = new TestBackend();
     http =
         new OkHttpClient.Builder()
