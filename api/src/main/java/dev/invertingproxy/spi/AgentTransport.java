@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.util.List;
 import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The agent's HTTP client: to the proxy (the three v1 calls) and to the private backend. It only
@@ -28,6 +29,13 @@ public interface AgentTransport extends AutoCloseable {
   String CANCEL_NOTICES = "cancel-notices";
 
   /**
+   * The capability of a proxy that hands out requests in the poll itself ({@code agent/next}, see
+   * the project's protocol document): one call instead of a list and a read. The reference
+   * proxies do not.
+   */
+  String NEXT_REQUEST = "next-request";
+
+  /**
    * Long-polls {@code {proxy}agent/pending}.
    *
    * @return the pending request IDs; empty when the poll ended with none
@@ -38,7 +46,8 @@ public interface AgentTransport extends AutoCloseable {
 
   /**
    * Returns the capabilities the proxy announced (header {@code X-Inverting-Proxy-Capabilities})
-   * on its latest answer to {@link #listPending}; empty for the reference proxies.
+   * on its latest answer to {@link #listPending} or {@link #nextRequest}; empty for the reference
+   * proxies.
    */
   default Set<String> proxyCapabilities() {
     return Set.of();
@@ -53,6 +62,21 @@ public interface AgentTransport extends AutoCloseable {
    */
   default List<String> listCancelled(String backendId) throws IOException {
     throw new UnsupportedOperationException("this transport cannot receive cancel notices");
+  }
+
+  /**
+   * Long-polls {@code {proxy}agent/next}: waits for a request of {@code backendId} and returns it
+   * claimed, like {@link #readRequest}. Call it only if the proxy announced {@link #NEXT_REQUEST}.
+   * Cancelling {@code cancel} aborts the call.
+   *
+   * @return the proxy's metadata headers (with the request ID) and the request in HTTP/1.1 wire
+   *     format, which the caller closes; null when the poll ended with none
+   * @throws ProxyCallException if the proxy answered with a status other than 200 or 204
+   * @throws UnsupportedOperationException if this transport cannot
+   */
+  default @Nullable WireMessage nextRequest(String backendId, CancelSignal cancel)
+      throws IOException {
+    throw new UnsupportedOperationException("this transport cannot take requests from polls");
   }
 
   /**

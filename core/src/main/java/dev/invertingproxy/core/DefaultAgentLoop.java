@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -42,7 +43,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * The stock {@link AgentLoop}: one thread long-polls the proxy; each pending request runs on a
  * worker (at most {@code maxInFlight} at once; polling pauses while all are busy, so the proxy
- * keeps the rest for other agents). A worker claims the request, forwards it to the backend and
+ * keeps the rest for other agents). Against a proxy that announces the extension {@code
+ * next-request}, the workers poll themselves and each poll answers with a request (one call
+ * instead of a list and a read; as many polls open as there are idle workers under load, one
+ * when idle). A worker claims the request, forwards it to the backend and
  * streams the backend's response back while the backend produces it. A backend that cannot be
  * reached is answered with a 502 that says why. Errors of the poll back off exponentially with
  * full jitter, up to a cap.
@@ -85,6 +89,11 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final Thread cancelPoller;
   private final AtomicBoolean cancelPolling = new AtomicBoolean();
   private final ConcurrentHashMap<String, CancelSignal> signals = new ConcurrentHashMap<>();
+  /** Next pollers alive (extension next-request); each holds a permit while it lives. */
+  private final AtomicInteger pollers = new AtomicInteger();
+  /** Next pollers inside a poll right now. */
+  private final AtomicInteger waitingPolls = new AtomicInteger();
+  private final Set<CancelSignal> openPolls = ConcurrentHashMap.newKeySet();
   private volatile boolean connected;
   private volatile long pollSince; // System.nanoTime() when the current poll began; 0 if none
   private static final long HELD_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -184,6 +193,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     }
     poller.interrupt();
     cancelPoller.interrupt();
+    openPolls.forEach(CancelSignal::cancel);
     boolean drained = awaitDrained(timeout);
     workers.shutdownNow();
     if (ownsTransport) {
@@ -222,7 +232,8 @@ public final class DefaultAgentLoop implements AgentLoop {
 
   private void pollLoop() {
     int failures = 0;
-    while (running()) {
+    boolean nextRequests = false;
+    while (running() && !nextRequests) {
       List<String> ids;
       try {
         pollSince = Math.max(1, System.nanoTime());
@@ -234,6 +245,8 @@ public final class DefaultAgentLoop implements AgentLoop {
             && cancelPolling.compareAndSet(false, true)) {
           cancelPoller.start(); // this proxy tells us when clients leave
         }
+        // This proxy hands requests out in the poll: after these IDs, workers poll themselves.
+        nextRequests = transport.proxyCapabilities().contains(AgentTransport.NEXT_REQUEST);
       } catch (IOException | RuntimeException e) {
         pollSince = 0;
         connected = false;
@@ -278,6 +291,93 @@ public final class DefaultAgentLoop implements AgentLoop {
           forget(id);
         }
       }
+    }
+    if (nextRequests && running()) {
+      try {
+        permits.acquire();
+      } catch (InterruptedException interrupted) {
+        return;
+      }
+      startPoller();
+    }
+  }
+
+  /** Starts a next poller holding a permit the caller acquired. */
+  private void startPoller() {
+    pollers.incrementAndGet();
+    try {
+      workers.execute(this::nextLoop);
+    } catch (RuntimeException rejected) {
+      pollers.decrementAndGet();
+      permits.release();
+    }
+  }
+
+  /**
+   * A worker of the extension {@code next-request}: polls {@code agent/next}, which answers with
+   * a claimed request, serves it, and polls again. While it serves, another poller is started if
+   * none is waiting and a permit is free, so a poll stays open while there is capacity; a poller
+   * whose poll ended empty while another waits retires, so an idle agent keeps one poll open.
+   */
+  private void nextLoop() {
+    int failures = 0;
+    try {
+      while (running()) {
+        WireMessage wire;
+        CancelSignal poll = new CancelSignal();
+        openPolls.add(poll);
+        waitingPolls.incrementAndGet();
+        try {
+          if (!running()) {
+            return; // close() may have missed this poll
+          }
+          wire = transport.nextRequest(backendId, poll);
+          connected = true;
+          failures = 0;
+        } catch (IOException | RuntimeException e) {
+          if (!running() || poll.isCancelled()) {
+            return;
+          }
+          if (pollers.get() > 1) {
+            return; // one poller retries, with back-off
+          }
+          connected = false;
+          failures++;
+          long sleep = backoffMillis(failures);
+          int attempt = failures;
+          LOGGER.log(
+              Level.WARNING,
+              () -> "poll of the proxy failed (attempt " + attempt + "), retrying in " + sleep + " ms: " + e);
+          try {
+            Thread.sleep(sleep);
+          } catch (InterruptedException interrupted) {
+            return;
+          }
+          continue;
+        } finally {
+          waitingPolls.decrementAndGet();
+          openPolls.remove(poll);
+        }
+        if (wire == null) {
+          if (waitingPolls.get() > 0) {
+            return; // another poll is open: one is enough while idle
+          }
+          continue;
+        }
+        if (waitingPolls.get() == 0 && running() && permits.tryAcquire()) {
+          startPoller(); // keep a poll open while this worker serves
+        }
+        String id = wire.headers().first(ProtocolHeaders.REQUEST_ID).orElse("?");
+        inFlight.incrementAndGet();
+        try {
+          handle(id, wire);
+        } finally {
+          countDown();
+        }
+      }
+    } finally {
+      pollers.decrementAndGet();
+      permits.release();
     }
   }
 
@@ -332,23 +432,35 @@ public final class DefaultAgentLoop implements AgentLoop {
 
   private void finished() {
     // Count down before handing the permit back, so inFlight never exceeds maxInFlight.
-    int left = inFlight.decrementAndGet();
+    countDown();
     permits.release();
-    if (left == 0) {
+  }
+
+  private void countDown() {
+    if (inFlight.decrementAndGet() == 0) {
       synchronized (drainLock) {
         drainLock.notifyAll();
       }
     }
   }
 
+  /** Serves a request listed by a v1 poll: reads it, then handles it. */
   private void serve(String id) {
+    try {
+      WireMessage wire = read(id);
+      if (wire != null) {
+        handle(id, wire);
+      }
+    } finally {
+      finished();
+    }
+  }
+
+  /** Forwards a request read from the proxy to the backend and posts the backend's response. */
+  private void handle(String id, WireMessage wire) {
     CancelSignal signal = new CancelSignal();
     signals.put(id, signal);
     try {
-      WireMessage wire = read(id);
-      if (wire == null) {
-        return;
-      }
       try (wire) {
         HttpMessageReader reader = new HttpMessageReader(wire.body(), maxHeadBytes);
         RequestHead head = reader.readRequestHead();
@@ -369,7 +481,6 @@ public final class DefaultAgentLoop implements AgentLoop {
       LOGGER.log(Level.WARNING, () -> "[" + id + "] failed: " + e);
     } finally {
       signals.remove(id);
-      finished();
     }
   }
 

@@ -21,7 +21,7 @@ public final class ProtocolHeaders {
    */
   public static final String CAPABILITIES = "X-Inverting-Proxy-Capabilities";
   /** The capabilities this proxy offers. */
-  public static final String OFFERED_CAPABILITIES = "cancel-notices";
+  public static final String OFFERED_CAPABILITIES = "cancel-notices, next-request";
   /** The prefix of every protocol header; clients may never send such a header through. */
   public static final String PREFIX = "X-Inverting-Proxy-";
 

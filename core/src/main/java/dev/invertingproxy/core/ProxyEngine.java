@@ -41,6 +41,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -52,7 +53,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * The proxy side, container-neutral: what a transport (the servlet binding) calls for client
  * requests ({@link #handle}) and for the three v1 agent calls ({@link #pending}, {@link
- * #readRequest}, {@link #postResponse}). Routing, header hygiene, limits, time-outs and error
+ * #readRequest}, {@link #postResponse}) and the extensions ({@link #cancelled}, {@link #next}). Routing, header hygiene, limits, time-outs and error
  * mapping live here; waiting happens in the storage's futures and timers, never on a thread.
  *
  * <p>This class is thread-safe.
@@ -75,6 +76,10 @@ public final class ProxyEngine implements AutoCloseable {
   private final long maxBodyBytes;
   private final int maxPollsPerBackend;
   private final ConcurrentHashMap<String, AtomicInteger> pollsByBackend = new ConcurrentHashMap<>();
+  /** IDs a next poll got beyond the one it claimed; kept well below the storage's re-offer delay. */
+  private final ConcurrentHashMap<String, ConcurrentLinkedDeque<Surplus>> surplusByBackend =
+      new ConcurrentHashMap<>();
+  private static final long SURPLUS_NANOS = TimeUnit.SECONDS.toNanos(1);
   /** Client calls not answered yet, so that close() can answer them. */
   private final java.util.Set<ClientCall> calls = ConcurrentHashMap.newKeySet();
   private final Clock clock;
@@ -447,25 +452,146 @@ public final class ProxyEngine implements AutoCloseable {
   public void readRequest(AgentCall call, AgentReadSink sink) throws IOException {
     String backend = authorize(call);
     String id = requireRequestId(call.requestId());
-    ClaimedRequest claimed = broker.claim(backend, id);
-    ParkedRequest request = claimed.request();
-    sink.header(ProtocolHeaders.REQUEST_ID, request.id());
-    sink.header(
-        ProtocolHeaders.REQUEST_START_TIME,
-        DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
-    request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
-    try {
-      OutputStream out = sink.body();
-      HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
-      out.flush();
-    } catch (IOException e) {
-      // The read broke (the agent left, or the client's upload did): offer the request again if
-      // none of its body was used, else answer the client 502 now rather than at the time-out.
-      broker.release(
-          backend, id, new AgentFailedException("the agent's read of the request failed: " + e.getMessage()));
-      throw e;
+    new ClaimedForAgent(backend, broker.claim(backend, id)).writeTo(sink);
+  }
+
+  /**
+   * An agent's combined poll and read (extension {@code next-request}, announced on list
+   * answers): waits up to {@link #longPollTimeout()} for a request of the agent's backend, claims
+   * it and completes with it, ready to be written; completes empty when none came in time. The
+   * transport cancels the future if the agent disconnects; a request claimed by then is offered
+   * again.
+   *
+   * @throws UnauthenticatedException if the agent has no valid credential
+   * @throws BadRequestException if the backend ID is missing
+   */
+  public CompletableFuture<Optional<NextRequest>> next(AgentCall call) {
+    String backend = authorize(call);
+    registry.agentSeen(backend, clock.instant());
+    CompletableFuture<Optional<NextRequest>> result = new CompletableFuture<>();
+    CompletableFuture<List<String>> ids =
+        limitPolls(backend, "next-request ", () -> nextIds(backend));
+    ids.whenComplete(
+        (list, failure) -> {
+          registry.agentSeen(backend, clock.instant());
+          if (failure != null) {
+            result.completeExceptionally(failure);
+            return;
+          }
+          ClaimedForAgent claimed = claimFirst(backend, list);
+          if (!result.complete(Optional.ofNullable(claimed)) && claimed != null) {
+            // The agent left between the claim and the answer: someone else may take it.
+            broker.release(backend, claimed.id(), new AgentFailedException("the agent's poll was cancelled"));
+          }
+        });
+    result.whenComplete(
+        (claimed, failure) -> {
+          if (result.isCancelled()) {
+            ids.cancel(false);
+          }
+        });
+    return result;
+  }
+
+  /** IDs for a next poll: one left over from an earlier poll on this node, else the broker's. */
+  private CompletableFuture<List<String>> nextIds(String backend) {
+    ConcurrentLinkedDeque<Surplus> surplus = surplusByBackend.get(backend);
+    if (surplus != null) {
+      long now = System.nanoTime();
+      Surplus left;
+      while ((left = surplus.poll()) != null) {
+        if (now - left.since < SURPLUS_NANOS) {
+          return CompletableFuture.completedFuture(List.of(left.id));
+        }
+      }
     }
-    LOGGER.log(Level.DEBUG, () -> "[" + id + "] read by an agent of " + backend);
+    return broker.awaitPending(backend, longPollTimeout);
+  }
+
+  /**
+   * Claims the first claimable of {@code ids}; keeps the rest for the next polls on this node, as
+   * long as the broker would not yet offer them again.
+   */
+  private @Nullable ClaimedForAgent claimFirst(String backend, List<String> ids) {
+    for (int i = 0; i < ids.size(); i++) {
+      String id = ids.get(i);
+      ClaimedRequest claimed;
+      try {
+        claimed = broker.claim(backend, id);
+      } catch (InvertingProxyException gone) {
+        continue; // the client left, or another agent holds it
+      }
+      if (i + 1 < ids.size()) {
+        ConcurrentLinkedDeque<Surplus> surplus =
+            surplusByBackend.computeIfAbsent(backend, b -> new ConcurrentLinkedDeque<>());
+        long now = System.nanoTime();
+        for (String rest : ids.subList(i + 1, ids.size())) {
+          surplus.add(new Surplus(rest, now));
+        }
+      }
+      return new ClaimedForAgent(backend, claimed);
+    }
+    return null;
+  }
+
+  private record Surplus(String id, long since) {}
+
+  /**
+   * A request claimed for an agent by {@link #next}: write it with {@link #writeTo}.
+   *
+   * @since 0.1
+   */
+  public interface NextRequest {
+    /** The request's ID. */
+    String id();
+
+    /**
+     * Writes the request's metadata headers and the request in HTTP/1.1 wire format, its body
+     * streaming from the client. If writing fails, the request is offered again when none of its
+     * body was used, else its client gets 502.
+     */
+    void writeTo(AgentReadSink sink) throws IOException;
+  }
+
+  /** A claimed request and the one way it is written to an agent (read and next alike). */
+  private final class ClaimedForAgent implements NextRequest {
+    private final String backend;
+    private final ClaimedRequest claimed;
+
+    ClaimedForAgent(String backend, ClaimedRequest claimed) {
+      this.backend = backend;
+      this.claimed = claimed;
+    }
+
+    @Override
+    public String id() {
+      return claimed.request().id();
+    }
+
+    @Override
+    public void writeTo(AgentReadSink sink) throws IOException {
+      ParkedRequest request = claimed.request();
+      String id = request.id();
+      sink.header(ProtocolHeaders.REQUEST_ID, id);
+      sink.header(
+          ProtocolHeaders.REQUEST_START_TIME,
+          DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
+      request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
+      try {
+        OutputStream out = sink.body();
+        HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
+        out.flush();
+      } catch (IOException e) {
+        // The read broke (the agent left, or the client's upload did): offer the request again if
+        // none of its body was used, else answer the client 502 now rather than at the time-out.
+        broker.release(
+            backend,
+            id,
+            new AgentFailedException("the agent's read of the request failed: " + e.getMessage()));
+        throw e;
+      }
+      LOGGER.log(Level.DEBUG, () -> "[" + id + "] read by an agent of " + backend);
+    }
   }
 
   /**

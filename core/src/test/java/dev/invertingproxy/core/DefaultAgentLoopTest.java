@@ -268,6 +268,104 @@ class DefaultAgentLoopTest {
   }
 
   /** A transport whose proxy and backend are scripted by the test. */
+  @Test
+  @DisplayName("next-request: after a list call announcing it, requests come from next polls, up to maxInFlight at once")
+  void nextPollsServeConcurrently() throws Exception {
+    NextTransport next = new NextTransport();
+    CountDownLatch release = new CountDownLatch(1);
+    AtomicInteger inBackend = new AtomicInteger();
+    AtomicInteger mostInBackend = new AtomicInteger();
+    next.backend = (head, body) -> {
+      mostInBackend.accumulateAndGet(inBackend.incrementAndGet(), Math::max);
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+      inBackend.decrementAndGet();
+      return response(200, head.target());
+    };
+    loop = DefaultAgentLoop.builder().transport(next).backendId("b1").maxInFlight(4).build();
+    loop.start();
+    for (int i = 0; i < 10; i++) {
+      next.requests.put("n" + i, wire("GET", "/n" + i, "", ""));
+      next.nextIds.add("n" + i);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (inBackend.get() < 4 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(100);
+    assertThat(inBackend.get()).isEqualTo(4); // the bound holds: no fifth request is taken
+    assertThat(loop.inFlight()).isEqualTo(4);
+    release.countDown();
+    for (int i = 0; i < 10; i++) {
+      assertThat(next.posted("n" + i)).endsWith("\r\n\r\n/n" + i);
+    }
+    assertThat(mostInBackend.get()).isEqualTo(4);
+    assertThat(next.reads.get()).isZero();
+    assertThat(next.polls.get()).isEqualTo(1); // the list call that announced the extension
+  }
+
+  @Test
+  @DisplayName("next-request: an idle agent keeps one poll open; close() ends it at once")
+  void idleAgentKeepsOnePoll() throws Exception {
+    NextTransport next = new NextTransport();
+    loop = DefaultAgentLoop.builder().transport(next).backendId("b1").maxInFlight(8).build();
+    loop.start();
+    for (int i = 0; i < 20; i++) { // a burst grows the pollers
+      next.requests.put("b" + i, wire("GET", "/b" + i, "", ""));
+      next.nextIds.add("b" + i);
+    }
+    for (int i = 0; i < 20; i++) {
+      next.posted("b" + i);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (next.waiting.get() != 1 && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    Thread.sleep(300); // several idle poll cycles (each ends after 50 ms)
+    assertThat(next.waiting.get()).isEqualTo(1);
+    assertThat(loop.isConnected()).isTrue();
+    long start = System.nanoTime();
+    assertThat(loop.close(Duration.ofSeconds(5))).isTrue();
+    assertThat(System.nanoTime() - start).isLessThan(TimeUnit.SECONDS.toNanos(2));
+    assertThat(next.waiting.get()).isZero();
+  }
+
+  /** A proxy announcing next-request: next polls take IDs from a queue, or end empty after 50 ms. */
+  static final class NextTransport extends ScriptedTransport {
+    final LinkedBlockingQueue<String> nextIds = new LinkedBlockingQueue<>();
+    final AtomicInteger waiting = new AtomicInteger();
+
+    @Override
+    public java.util.Set<String> proxyCapabilities() {
+      return java.util.Set.of(AgentTransport.NEXT_REQUEST);
+    }
+
+    @Override
+    public WireMessage nextRequest(String backendId, dev.invertingproxy.spi.CancelSignal cancel)
+        throws IOException {
+      waiting.incrementAndGet();
+      Thread caller = Thread.currentThread();
+      cancel.onCancel(caller::interrupt);
+      try {
+        String id = nextIds.poll(50, TimeUnit.MILLISECONDS);
+        if (id == null) {
+          return null;
+        }
+        String wire = requests.get(id);
+        return new WireMessage(
+            Headers.of(ProtocolHeaders.REQUEST_ID, id),
+            new ByteArrayInputStream(wire.getBytes(StandardCharsets.ISO_8859_1)));
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException("cancelled");
+      } finally {
+        waiting.decrementAndGet();
+      }
+    }
+  }
+
   static class ScriptedTransport implements AgentTransport {
     final LinkedBlockingQueue<List<String>> offers = new LinkedBlockingQueue<>();
     final Map<String, String> requests = new ConcurrentHashMap<>();

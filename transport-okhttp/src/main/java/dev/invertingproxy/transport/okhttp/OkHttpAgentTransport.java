@@ -107,6 +107,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
   private final Set<Call> calls = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final HttpUrl cancelledUrl;
+  private final HttpUrl nextUrl;
   private volatile Set<String> proxyCapabilities = Set.of();
 
   private OkHttpAgentTransport(
@@ -117,6 +118,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
     HttpUrl proxy = httpUrl(config.proxy().toString(), "proxy");
     this.pendingUrl = resolve(proxy, "agent/pending");
     this.cancelledUrl = resolve(proxy, "agent/cancelled");
+    this.nextUrl = resolve(proxy, "agent/next");
     this.requestUrl = resolve(proxy, "agent/request");
     this.responseUrl = resolve(proxy, "agent/response");
 
@@ -284,12 +286,38 @@ public final class OkHttpAgentTransport implements AgentTransport {
   @Override
   public WireMessage readRequest(String backendId, String requestId) throws IOException {
     Request request = proxyRequest(requestUrl, backendId, requestId).get().build();
-    long start = System.nanoTime();
+    WireMessage read = openRequest(newCall(proxyClient, request), "GET agent/request", backendId, requestId);
+    return Objects.requireNonNull(read, "a read is never empty");
+  }
+
+  @Override
+  public @Nullable WireMessage nextRequest(String backendId, CancelSignal cancel)
+      throws IOException {
+    Request request = proxyRequest(nextUrl, backendId, null).get().build();
     Call call = newCall(proxyClient, request);
+    cancel.onCancel(call::cancel);
+    return openRequest(call, "GET agent/next", backendId, null);
+  }
+
+  /**
+   * Runs a call answered with a parked request (a read, or a next poll that may answer 204 with
+   * none), and returns the request streaming; the caller closes it.
+   */
+  private @Nullable WireMessage openRequest(
+      Call call, String what, String backendId, @Nullable String requestId) throws IOException {
+    long start = System.nanoTime();
     Response response = null;
     try {
       response = call.execute();
-      requireOk(response, "GET agent/request");
+      if (requestId == null) {
+        proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
+        if (response.code() == 204) {
+          response.close();
+          calls.remove(call);
+          return null;
+        }
+      }
+      requireOk(response, what);
       Headers headers = OkHeaders.toApi(response.headers());
       Response open = response;
       InputStream body =
@@ -305,10 +333,11 @@ public final class OkHttpAgentTransport implements AgentTransport {
       LOG.log(
           Level.DEBUG,
           () ->
-              "GET agent/request backend="
+              what
+                  + " backend="
                   + backendId
                   + " request="
-                  + requestId
+                  + headers.first(ProtocolHeaders.REQUEST_ID).orElse("?")
                   + ": 200 in "
                   + millisSince(start)
                   + " ms");
@@ -318,7 +347,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
         response.close();
       }
       calls.remove(call);
-      logFailure("GET agent/request", backendId, requestId, e);
+      logFailure(what, backendId, requestId, e);
       throw e;
     }
   }
@@ -474,9 +503,12 @@ public final class OkHttpAgentTransport implements AgentTransport {
 
   private static void drain(ResponseBody body) {
     try {
-      body.source().skip(Long.MAX_VALUE);
-    } catch (EOFException e) {
-      // reached the end: expected
+      // Not skip(Long.MAX_VALUE): it ends with an EOFException, a stack trace per response.
+      BufferedSource source = body.source();
+      Buffer sink = new Buffer();
+      while (source.read(sink, 8192) != -1) {
+        sink.clear();
+      }
     } catch (IOException e) {
       // the response was already judged by its status; a broken tail does not change it
     }

@@ -19,7 +19,9 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The agent-facing endpoints of the v1 protocol, for the reference Go agent and ours alike:
@@ -31,6 +33,8 @@ import java.util.concurrent.CompletableFuture;
  *       X-Inverting-Proxy-Request-Start-Time} and, if known, {@code X-Inverting-Proxy-User-ID}.
  *   <li>{@code POST {base}agent/response}: the backend's response in HTTP/1.1 wire format
  *       (chunked, with trailers), relayed to the client while it arrives.
+ *   <li>{@code GET {base}agent/next} (extension {@code next-request}, announced likewise): long
+ *       poll answered with one claimed request, as {@code agent/request} would, or {@code 204}.
  *   <li>{@code GET {base}agent/cancelled} (extension {@code cancel-notices}, announced in {@code
  *       X-Inverting-Proxy-Capabilities} on list answers): long poll for the IDs of requests whose
  *       clients left while an agent held them.
@@ -68,6 +72,10 @@ public class AgentServlet extends HttpServlet {
       } else if (path.endsWith("agent/cancelled")) {
         if (requireMethod("GET", method, response)) {
           longPoll(request, response, engine.cancelled(call(request)));
+        }
+      } else if (path.endsWith("agent/next")) {
+        if (requireMethod("GET", method, response)) {
+          next(request, response, engine.next(call(request)));
         }
       } else if (path.endsWith("agent/request")) {
         if (requireMethod("GET", method, response)) {
@@ -144,22 +152,89 @@ public class AgentServlet extends HttpServlet {
         });
   }
 
-  private void read(HttpServletRequest request, HttpServletResponse response) throws IOException {
-    engine.readRequest(
-        call(request),
-        new AgentReadSink() {
-          @Override
-          public void header(String name, String value) {
-            response.setHeader(name, value);
+  /**
+   * Answers a next poll (extension {@code next-request}) with the request claimed for it, or 204
+   * when none came. No container thread waits meanwhile; the answer is written on a container
+   * thread, since the request's body streams from its client while it is written.
+   */
+  private void next(
+      HttpServletRequest request,
+      HttpServletResponse response,
+      CompletableFuture<Optional<ProxyEngine.NextRequest>> next) {
+    AsyncContext async = request.startAsync();
+    async.setTimeout(engine.longPollTimeout().toMillis() + 30_000);
+    ContainerSupport support = ContainerSupport.of(request);
+    ContainerSupport.Watch watch =
+        support.watchDisconnect(request, async, () -> next.cancel(false));
+    next.whenComplete(
+        (claimed, failure) -> {
+          watch.stop();
+          if (next.isCancelled()) {
+            return; // the agent left; a request claimed meanwhile was offered again
           }
-
-          @Override
-          public OutputStream body() throws IOException {
-            response.setStatus(200);
-            response.setContentType("text/plain");
-            return response.getOutputStream();
-          }
+          async.start(() -> answerNext(request, response, async, claimed, failure));
         });
+  }
+
+  private void answerNext(
+      HttpServletRequest request,
+      HttpServletResponse response,
+      AsyncContext async,
+      Optional<ProxyEngine.NextRequest> claimed,
+      @Nullable Throwable failure) {
+    try {
+      if (failure != null) {
+        PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
+      } else if (claimed.isEmpty()) {
+        response.setStatus(204);
+        response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
+      } else {
+        response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
+        claimed.get().writeTo(sink(response));
+      }
+      async.complete();
+    } catch (IOException | RuntimeException e) {
+      if (response.isCommitted()) {
+        ContainerSupport.of(request).abort(request, response, async, e);
+      } else {
+        try {
+          PlainAnswers.error(response, ErrorMapping.status(e), ErrorMapping.reason(e));
+        } catch (IOException | RuntimeException ignored) {
+          // the agent left
+        }
+        completeQuietly(async);
+      }
+      LOGGER.log(Level.DEBUG, () -> "next poll answer failed: " + e);
+    }
+  }
+
+  private static void completeQuietly(AsyncContext async) {
+    try {
+      async.complete();
+    } catch (IllegalStateException alreadyDone) {
+      // timed out or the agent left
+    }
+  }
+
+  private void read(HttpServletRequest request, HttpServletResponse response) throws IOException {
+    engine.readRequest(call(request), sink(response));
+  }
+
+  /** Writes a request for an agent as the answer: metadata headers, then the wire format. */
+  private static AgentReadSink sink(HttpServletResponse response) {
+    return new AgentReadSink() {
+      @Override
+      public void header(String name, String value) {
+        response.setHeader(name, value);
+      }
+
+      @Override
+      public OutputStream body() throws IOException {
+        response.setStatus(200);
+        response.setContentType("text/plain");
+        return response.getOutputStream();
+      }
+    };
   }
 
   private static AgentCall call(HttpServletRequest request) {

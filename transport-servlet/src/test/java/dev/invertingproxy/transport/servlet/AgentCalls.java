@@ -42,6 +42,27 @@ final class AgentCalls implements AutoCloseable {
     return call(request.build());
   }
 
+  /** {@code GET agent/next} (extension {@code next-request}). */
+  Answer next(String backend) throws IOException {
+    Request.Builder request = new Request.Builder().url(proxy.resolve("agent/next").toString());
+    if (backend != null) {
+      request.header("X-Inverting-Proxy-Backend-ID", backend);
+    }
+    return call(request.build());
+  }
+
+  /** Starts {@code GET agent/next} in the background; cancelling the call disconnects. */
+  okhttp3.Call startNext(String backend) {
+    Request.Builder request =
+        new Request.Builder()
+            .url(proxy.resolve("agent/next").toString())
+            .header("X-Inverting-Proxy-Backend-ID", backend);
+    if (token != null) {
+      request.header("Authorization", "Bearer " + token);
+    }
+    return http.newCall(request.build());
+  }
+
   Answer read(String backend, String id) throws IOException {
     Request.Builder request = new Request.Builder().url(proxy.resolve("agent/request").toString());
     if (backend != null) {
