@@ -16,6 +16,9 @@ public interface AgentReadSink {
   /** Sets a header of the answer; only before {@link #body()}. */
   void header(String name, String value);
 
-  /** Returns the answer's body stream (commits the headers). */
+  /**
+   * Returns the answer's body stream. The engine flushes it while the body trickles, not at the end:
+   * the transport ends the answer when the engine returns.
+   */
   OutputStream body() throws IOException;
 }

@@ -530,8 +530,8 @@ public final class DefaultAgentLoop implements AgentLoop {
       ResponseHead responseHead = response.head();
       ResponseHead cleaned =
           responseHead.withHeaders(HeaderHygiene.withoutHopByHop(responseHead.headers(), false));
+      // Not flushed at the end: the transport ends the post, so a small answer leaves in one write.
       HttpMessageWriter.writeResponse(out, cleaned, response.body(), head.method());
-      out.flush();
     } catch (IOException | RuntimeException e) {
       response.cancel();
       throw e;
@@ -566,7 +566,6 @@ public final class DefaultAgentLoop implements AgentLoop {
       throws IOException {
     TextResponses.TextResponse error = TextResponses.of(status, reason, Headers.empty());
     HttpMessageWriter.writeResponse(out, error.head(), error.body(), method);
-    out.flush();
   }
 
   /**

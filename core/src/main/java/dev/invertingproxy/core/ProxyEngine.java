@@ -551,6 +551,12 @@ public final class ProxyEngine implements AutoCloseable {
      * body was used, else its client gets 502.
      */
     void writeTo(AgentReadSink sink) throws IOException;
+
+    /**
+     * True if writing may wait for the client's body (a body that is not empty): write such a
+     * request on a thread that may block. A request without a body is written at once.
+     */
+    boolean waitsForClient();
   }
 
   /** A claimed request and the one way it is written to an agent (read and next alike). */
@@ -569,6 +575,11 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     @Override
+    public boolean waitsForClient() {
+      return claimed.body().contentLength() != 0;
+    }
+
+    @Override
     public void writeTo(AgentReadSink sink) throws IOException {
       ParkedRequest request = claimed.request();
       String id = request.id();
@@ -578,9 +589,9 @@ public final class ProxyEngine implements AutoCloseable {
           DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
       request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
       try {
-        OutputStream out = sink.body();
-        HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
-        out.flush();
+        // Not flushed at the end: the transport ends the answer, so a small request leaves in one
+        // write.
+        HttpMessageWriter.writeRequest(sink.body(), request.head(), claimed.body());
       } catch (IOException e) {
         // The read broke (the agent left, or the client's upload did): offer the request again if
         // none of its body was used, else answer the client 502 now rather than at the time-out.

@@ -154,8 +154,9 @@ public class AgentServlet extends HttpServlet {
 
   /**
    * Answers a next poll (extension {@code next-request}) with the request claimed for it, or 204
-   * when none came. No container thread waits meanwhile; the answer is written on a container
-   * thread, since the request's body streams from its client while it is written.
+   * when none came. No container thread waits meanwhile; a request with a body is written on a
+   * container thread (its body streams from the client while it is written), one without on the
+   * thread that handed it over.
    */
   private void next(
       HttpServletRequest request,
@@ -172,7 +173,13 @@ public class AgentServlet extends HttpServlet {
           if (next.isCancelled()) {
             return; // the agent left; a request claimed meanwhile was offered again
           }
-          async.start(() -> answerNext(request, response, async, claimed, failure));
+          if (failure == null && claimed.isPresent() && claimed.get().waitsForClient()) {
+            // Its body streams from the client: on a container thread, which may block.
+            async.start(() -> answerNext(request, response, async, claimed, failure));
+          } else {
+            // No body to wait for: answered at once on the completing thread, saving a hand-off.
+            answerNext(request, response, async, claimed, failure);
+          }
         });
   }
 

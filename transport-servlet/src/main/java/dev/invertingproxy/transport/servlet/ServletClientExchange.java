@@ -200,7 +200,7 @@ final class ServletClientExchange implements ClientExchange {
         // Nothing to send with the head yet (a stream that waits for events): send the head now.
         response.flushBuffer();
       }
-      copy(in, response.getOutputStream());
+      copy(in, response.getOutputStream(), body.contentLength());
     } catch (ClientGoneException e) {
       support.abort(request, response, async, e);
       throw e;
@@ -222,17 +222,22 @@ final class ServletClientExchange implements ClientExchange {
         && status != 304;
   }
 
-  /** Copies, flushing whenever the source has nothing more at once (streams stay live). */
-  private static void copy(InputStream in, OutputStream out) throws IOException {
+  /**
+   * Copies, flushing whenever the source has nothing more at once (streams stay live); the end of
+   * a body of known length is left to the completion, so a small answer leaves in one write.
+   */
+  private static void copy(InputStream in, OutputStream out, long length) throws IOException {
     byte[] buffer = new byte[BUFFER];
+    long copied = 0;
     while (true) {
       int n = in.read(buffer);
       if (n < 0) {
         break;
       }
+      copied += n;
       try {
         out.write(buffer, 0, n);
-        if (in.available() == 0) {
+        if (copied != length && in.available() == 0) {
           out.flush();
         }
       } catch (IOException e) {

@@ -45,9 +45,12 @@ import java.util.List;
  * before any byte of the head is written (for trailers: before the last chunk, so the peer sees a
  * truncated message).
  *
- * <p>Streaming: the head is flushed at once, and after each body read the output is flushed if the
- * body has nothing more immediately {@linkplain InputStream#available() available}, so a trickling
- * source (server-sent events) reaches the peer without waiting for its next event.
+ * <p>Streaming: the head is flushed at once unless body bytes are already at hand to go with it,
+ * and after each body read the output is flushed if the body has nothing more immediately
+ * {@linkplain InputStream#available() available}, so a trickling source (server-sent events)
+ * reaches the peer without waiting for its next event. The end of the message is not flushed: the
+ * caller flushes or ends the stream (a transport ending its message flushes it), so a small message
+ * whose body is at hand leaves in one write.
  *
  * <p>The writer closes neither the output nor the body. This class is stateless and thread-safe;
  * each call uses its own buffers.
@@ -91,7 +94,6 @@ public final class HttpMessageWriter {
     bytes[at++] = LF;
     putFields(bytes, at, fields, "header");
     out.write(bytes);
-    out.flush();
     writeBody(out, body, length);
   }
 
@@ -128,7 +130,6 @@ public final class HttpMessageWriter {
     bytes[at++] = LF;
     putFields(bytes, at, fields, "header");
     out.write(bytes);
-    out.flush();
     if (!bodyless) {
       writeBody(out, body, length);
     }
@@ -177,14 +178,21 @@ public final class HttpMessageWriter {
   // ---------------------------------------------------------------------------------------------
   // Bodies
 
+  /** Writes the body after the head; flushes the head first if no body byte is at hand. */
   private static void writeBody(OutputStream out, MessageBody body, long length)
       throws IOException {
-    if (length >= 0) {
-      copyExactly(out, body.stream(), length);
-    } else {
-      copyChunked(out, body);
+    if (length == 0) {
+      return;
     }
-    out.flush();
+    InputStream in = body.stream();
+    if (in.available() == 0) {
+      out.flush(); // the peer gets the head now, whenever the body comes
+    }
+    if (length > 0) {
+      copyExactly(out, in, length);
+    } else {
+      copyChunked(out, in, body);
+    }
   }
 
   private static void copyExactly(OutputStream out, InputStream in, long length)
@@ -213,8 +221,8 @@ public final class HttpMessageWriter {
     }
   }
 
-  private static void copyChunked(OutputStream out, MessageBody body) throws IOException {
-    InputStream in = body.stream();
+  private static void copyChunked(OutputStream out, InputStream in, MessageBody body)
+      throws IOException {
     // One buffer holds the chunk-size line, the data and the CRLF, so each chunk is one write.
     byte[] buffer = new byte[CHUNK_HEADER_ROOM + COPY_BUFFER_SIZE + 2];
     while (true) {
