@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  * and redis-server if they are missing and builds the jars.
  *
  * <p>Usage: {@code Bench --jar samples/target/inverting-proxy.jar --out bench/results [--runs 3]
- * [--seconds 10] [--warmup 20] [--idle-agents 10000] [--large-mib 1024] [--skip redis,idle,large]}
+ * [--seconds 10] [--warmup 40] [--idle-agents 10000] [--large-mib 1024] [--skip redis,idle,large]}
  */
 public final class Bench {
   static final int[] CONCURRENCY = {1, 16, 64};
@@ -59,7 +59,7 @@ public final class Bench {
     this.work = Files.createTempDirectory("inverting-proxy-bench");
     this.runs = Integer.parseInt(options.getOrDefault("runs", "3"));
     this.seconds = Duration.ofSeconds(Long.parseLong(options.getOrDefault("seconds", "10")));
-    this.warmup = Duration.ofSeconds(Long.parseLong(options.getOrDefault("warmup", "20")));
+    this.warmup = Duration.ofSeconds(Long.parseLong(options.getOrDefault("warmup", "40")));
     this.idleAgents = Integer.parseInt(options.getOrDefault("idle-agents", "10000"));
     this.largeBytes = Long.parseLong(options.getOrDefault("large-mib", "1024")) << 20;
     this.skip = Set.of(options.getOrDefault("skip", "").split(","));
@@ -127,8 +127,11 @@ public final class Bench {
    * the connections are split over them, one wrk per URL, and the results add up.
    */
   private void throughput(String scenario, List<Proc> measured, List<String> urls) throws Exception {
-    log(scenario + ": warm-up " + warmup.toSeconds() + " s");
-    load(urls, 64, warmup); // results ignored
+    // The JVMs need a long warm-up: Jetty, OkHttp and our code are compiled by C2 for tens of
+    // seconds, and compiling costs CPU that would be counted per request.
+    Duration warm = measured.isEmpty() ? Duration.ofSeconds(5) : warmup;
+    log(scenario + ": warm-up " + warm.toSeconds() + " s");
+    load(urls, 64, warm); // results ignored
     for (int c : CONCURRENCY) {
       List<Wrk.Result> results = new ArrayList<>();
       List<Double> cpuPerRequest = new ArrayList<>();
