@@ -97,22 +97,6 @@ public interface AgentTransport extends AutoCloseable {
   void postResponse(String backendId, String requestId, BodyWriter writer) throws IOException;
 
   /**
-   * Like {@link #postResponse}, and asks the proxy (extension {@link #NEXT_REQUEST}) to answer the
-   * post, once the response is relayed, with the backend's next request, as {@link #nextRequest}
-   * would: one call instead of a post and a poll. Cancelling {@code cancel} aborts the call.
-   *
-   * @return the next request, which the caller closes; null when none came within the proxy's
-   *     long poll
-   * @throws ProxyCallException if the proxy refused the post (the response was not relayed)
-   * @throws UnsupportedOperationException if this transport cannot
-   */
-  default @Nullable WireMessage postResponseAndNext(
-      String backendId, String requestId, BodyWriter writer, CancelSignal cancel)
-      throws IOException {
-    throw new UnsupportedOperationException("this transport cannot take requests from posts");
-  }
-
-  /**
    * Sends a request to the backend, streaming its body, and returns as soon as the response head
    * arrived. The request keeps its {@code Host} header and its headers' order and case.
    *

@@ -315,9 +315,8 @@ public final class DefaultAgentLoop implements AgentLoop {
 
   /**
    * A worker of the extension {@code next-request}: polls {@code agent/next}, which answers with
-   * a claimed request, serves it, and posts the response asking for the next request, which it
-   * serves in turn; when a post brings none, it polls again. While it serves, another poller is
-   * started if none is waiting and a permit is free, so a poll stays open while there is capacity; a poller
+   * a claimed request, serves it, and polls again. While it serves, another poller is started if
+   * none is waiting and a permit is free, so a poll stays open while there is capacity; a poller
    * whose poll ended empty while another waits retires, so an idle agent keeps one poll open.
    */
   private void nextLoop() {
@@ -359,27 +358,21 @@ public final class DefaultAgentLoop implements AgentLoop {
           waitingPolls.decrementAndGet();
           openPolls.remove(poll);
         }
-        // Serve what came, and what each post brings back, until a post brings nothing.
-        while (wire != null) {
-          if (waitingPolls.get() == 0 && running() && permits.tryAcquire()) {
-            startPoller(); // keep a poll open while this worker serves
+        if (wire == null) {
+          if (waitingPolls.get() > 0) {
+            return; // another poll is open: one is enough while idle
           }
-          String id = wire.headers().first(ProtocolHeaders.REQUEST_ID).orElse("?");
-          inFlight.incrementAndGet();
-          AtomicBoolean counted = new AtomicBoolean();
-          Runnable posted = () -> {
-            if (counted.compareAndSet(false, true)) {
-              countDown(); // the wait for the next request is not a request in flight
-            }
-          };
-          try {
-            wire = handle(id, wire, running(), posted);
-          } finally {
-            posted.run();
-          }
+          continue;
         }
-        if (waitingPolls.get() > 0) {
-          return; // another poll is open: one is enough while idle
+        if (waitingPolls.get() == 0 && running() && permits.tryAcquire()) {
+          startPoller(); // keep a poll open while this worker serves
+        }
+        String id = wire.headers().first(ProtocolHeaders.REQUEST_ID).orElse("?");
+        inFlight.incrementAndGet();
+        try {
+          handle(id, wire);
+        } finally {
+          countDown();
         }
       }
     } finally {
@@ -465,17 +458,6 @@ public final class DefaultAgentLoop implements AgentLoop {
 
   /** Forwards a request read from the proxy to the backend and posts the backend's response. */
   private void handle(String id, WireMessage wire) {
-    handle(id, wire, false, () -> {});
-  }
-
-  /**
-   * Forwards a request read from the proxy to the backend and posts the backend's response; with
-   * {@code thenNext} (extension next-request), the post asks for the next request, which is
-   * returned (null if none came, or if the post failed); {@code posted} runs once the response is
-   * written.
-   */
-  private @Nullable WireMessage handle(
-      String id, WireMessage wire, boolean thenNext, Runnable posted) {
     CancelSignal signal = new CancelSignal();
     signals.put(id, signal);
     try {
@@ -493,41 +475,10 @@ public final class DefaultAgentLoop implements AgentLoop {
           forwarded = head.withHeaders(headers);
         }
         RequestHead request = forwarded;
-        if (!thenNext) {
-          transport.postResponse(backendId, id, out -> forward(id, request, body, out, signal));
-          return null;
-        }
-        // Once the response is written, the post only waits for the next request: close() may
-        // cut that wait, as it cuts a next poll.
-        CancelSignal wait = new CancelSignal();
-        try {
-          WireMessage next =
-              transport.postResponseAndNext(
-                  backendId,
-                  id,
-                  out -> {
-                    forward(id, request, body, out, signal);
-                    posted.run();
-                    openPolls.add(wait);
-                    if (!running()) {
-                      wait.cancel();
-                    }
-                  },
-                  wait);
-          connected = true;
-          return next;
-        } catch (IOException | RuntimeException e) {
-          if (wait.isCancelled()) {
-            return null; // closing
-          }
-          throw e;
-        } finally {
-          openPolls.remove(wait);
-        }
+        transport.postResponse(backendId, id, out -> forward(id, request, body, out, signal));
       }
     } catch (IOException | RuntimeException e) {
       LOGGER.log(Level.WARNING, () -> "[" + id + "] failed: " + e);
-      return null;
     } finally {
       signals.remove(id);
     }

@@ -22,11 +22,6 @@ public final class ProtocolHeaders {
   public static final String CAPABILITIES = "X-Inverting-Proxy-Capabilities";
   /** The capabilities this proxy offers. */
   public static final String OFFERED_CAPABILITIES = "cancel-notices, next-request";
-  /**
-   * Sent by our agent on a post (extension {@code next-request}): answer the post, once the
-   * response is relayed, with the backend's next request, as {@code agent/next} would.
-   */
-  public static final String NEXT_REQUEST = "X-Inverting-Proxy-Next-Request";
   /** The prefix of every protocol header; clients may never send such a header through. */
   public static final String PREFIX = "X-Inverting-Proxy-";
 

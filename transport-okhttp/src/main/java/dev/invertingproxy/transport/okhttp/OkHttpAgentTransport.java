@@ -300,9 +300,8 @@ public final class OkHttpAgentTransport implements AgentTransport {
   }
 
   /**
-   * Runs a call answered with a parked request (a read; or a next poll or a post asking for the
-   * next request, either of which may answer 204 with none), and returns the request streaming;
-   * the caller closes it.
+   * Runs a call answered with a parked request (a read, or a next poll that may answer 204 with
+   * none), and returns the request streaming; the caller closes it.
    */
   private @Nullable WireMessage openRequest(
       Call call, String what, String backendId, @Nullable String requestId) throws IOException {
@@ -312,9 +311,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
       response = call.execute();
       if (requestId == null) {
         proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
-        if (response.code() == 204
-            || (response.code() == 200 && response.header(ProtocolHeaders.REQUEST_ID) == null)) {
-          drain(response.body()); // no request: 204, or a post answered as in v1
+        if (response.code() == 204) {
           response.close();
           calls.remove(call);
           return null;
@@ -382,21 +379,6 @@ public final class OkHttpAgentTransport implements AgentTransport {
     } finally {
       calls.remove(call);
     }
-  }
-
-  @Override
-  public @Nullable WireMessage postResponseAndNext(
-      String backendId, String requestId, BodyWriter writer, CancelSignal cancel)
-      throws IOException {
-    Objects.requireNonNull(writer, "writer");
-    Request request =
-        proxyRequest(responseUrl, backendId, requestId)
-            .header(ProtocolHeaders.NEXT_REQUEST, "true")
-            .post(new WriterRequestBody(writer))
-            .build();
-    Call call = newCall(proxyClient, request);
-    cancel.onCancel(call::cancel);
-    return openRequest(call, "POST agent/response", backendId, null);
   }
 
   private Request.Builder proxyRequest(HttpUrl url, String backendId, @Nullable String requestId)

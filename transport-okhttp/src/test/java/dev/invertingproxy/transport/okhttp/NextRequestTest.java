@@ -103,40 +103,4 @@ class NextRequestTest {
     cancel.cancel();
     assertThat(failure.get(5, TimeUnit.SECONDS)).isInstanceOf(IOException.class);
   }
-
-  @Test
-  void aPostAskingForTheNextRequestGetsItInTheAnswer() throws Exception {
-    proxy.enqueue(
-        new MockResponse.Builder().addHeader("X-Inverting-Proxy-Request-ID", "r8").body(WIRE).build());
-    try (WireMessage next =
-        transport.postResponseAndNext(
-            "b1", "r7", out -> out.write("HTTP/1.1 204 No Content\r\n\r\n".getBytes(UTF_8)), new CancelSignal())) {
-      assertThat(next).isNotNull();
-      assertThat(next.headers().first("X-Inverting-Proxy-Request-ID")).hasValue("r8");
-      assertThat(new String(next.body().readAllBytes(), UTF_8)).isEqualTo(WIRE);
-    }
-    RecordedRequest recorded = proxy.takeRequest();
-    assertThat(recorded.getTarget()).isEqualTo("/agent/response");
-    assertThat(recorded.getHeaders().get("X-Inverting-Proxy-Request-ID")).isEqualTo("r7");
-    assertThat(recorded.getHeaders().get("X-Inverting-Proxy-Next-Request")).isEqualTo("true");
-    assertThat(recorded.getBody().utf8()).isEqualTo("HTTP/1.1 204 No Content\r\n\r\n");
-  }
-
-  @Test
-  void aPostAnsweredWithoutARequestBringsNone() throws Exception {
-    proxy.enqueue(new MockResponse.Builder().code(204).build());
-    proxy.enqueue(new MockResponse.Builder().code(200).build()); // a proxy that answers as in v1
-    for (int i = 0; i < 2; i++) {
-      assertThat(
-              transport.postResponseAndNext(
-                  "b1", "r" + i, out -> out.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".getBytes(UTF_8)),
-                  new CancelSignal()))
-          .isNull();
-    }
-    proxy.enqueue(new MockResponse.Builder().code(409).body("already answered").build());
-    assertThatThrownBy(
-            () -> transport.postResponseAndNext("b1", "r9", out -> {}, new CancelSignal()))
-        .isInstanceOf(ProxyCallException.class)
-        .hasMessageContaining("409");
-  }
 }

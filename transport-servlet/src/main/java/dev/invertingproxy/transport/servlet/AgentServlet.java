@@ -14,7 +14,6 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
@@ -84,16 +83,9 @@ public class AgentServlet extends HttpServlet {
         }
       } else if (path.endsWith("agent/response")) {
         if (requireMethod("POST", method, response)) {
-          AgentCall call = call(request);
-          engine.postResponse(call, request.getInputStream());
-          if ("true".equalsIgnoreCase(request.getHeader(ProtocolHeaders.NEXT_REQUEST))) {
-            // Relayed; the answer is the backend's next request (extension next-request).
-            endOfPost(request);
-            next(request, response, engine.next(call));
-          } else {
-            response.setStatus(200);
-            response.setContentLength(0);
-          }
+          engine.postResponse(call(request), request.getInputStream());
+          response.setStatus(200);
+          response.setContentLength(0);
         }
       } else {
         PlainAnswers.error(response, 404, "no agent endpoint at " + path);
@@ -220,18 +212,6 @@ public class AgentServlet extends HttpServlet {
         completeQuietly(async);
       }
       LOGGER.log(Level.DEBUG, () -> "next poll answer failed: " + e);
-    }
-  }
-
-  /**
-   * Reads what is left of a post after the relayed response (at most the end of its framing), so
-   * the connection is idle while the post waits for the next request.
-   */
-  private static void endOfPost(HttpServletRequest request) throws IOException {
-    InputStream in = request.getInputStream();
-    if (in.read(new byte[64]) > 0) {
-      throw new dev.invertingproxy.BadRequestException(
-          "the post holds more than one response: bytes after its end");
     }
   }
 

@@ -88,19 +88,6 @@ final class AgentCalls implements AutoCloseable {
     return call(request.build());
   }
 
-  /** A post asking for the next request (extension {@code next-request}). */
-  Answer respondAndNext(String backend, String id, String wire) throws IOException {
-    Request request =
-        new Request.Builder()
-            .url(proxy.resolve("agent/response").toString())
-            .post(RequestBody.create(wire, MediaType.get("text/plain")))
-            .header("X-Inverting-Proxy-Backend-ID", backend)
-            .header("X-Inverting-Proxy-Request-ID", id)
-            .header("X-Inverting-Proxy-Next-Request", "true")
-            .build();
-    return call(request);
-  }
-
   private Answer call(Request request) throws IOException {
     if (token != null) {
       request = request.newBuilder().header("Authorization", "Bearer " + token).build();

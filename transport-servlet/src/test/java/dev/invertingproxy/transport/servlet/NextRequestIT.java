@@ -151,32 +151,6 @@ class NextRequestIT {
   }
 
   @Test
-  @DisplayName("a post asking for the next request is answered, once relayed, with it (or 204)")
-  void postThenNext() throws Exception {
-    agent.pending("b1");
-    CompletableFuture<Response> first = clientRequest("/one", null);
-    String id1 = awaitRequest().headers().get("X-Inverting-Proxy-Request-ID");
-    CompletableFuture<Response> second = clientRequest("/two", null);
-    Thread.sleep(100); // parked before the post
-    AgentCalls.Answer next = agent.respondAndNext("b1", id1, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none");
-    try (Response r = first.get(10, TimeUnit.SECONDS)) {
-      assertThat(r.body().string()).isEqualTo("one"); // relayed before the post was answered
-    }
-    assertThat(next.status()).isEqualTo(200);
-    String id2 = next.headers().get("X-Inverting-Proxy-Request-ID");
-    assertThat(id2).isNotEqualTo(id1);
-    assertThat(next.body()).startsWith("GET /two HTTP/1.1\r\n");
-    AgentCalls.Answer none = agent.respondAndNext("b1", id2, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
-    try (Response r = second.get(10, TimeUnit.SECONDS)) {
-      assertThat(r.body().string()).isEqualTo("two");
-    }
-    assertThat(none.status()).isEqualTo(204); // nothing else came within the long poll
-    // A refused post is answered as in v1, without a next request.
-    AgentCalls.Answer again = agent.respondAndNext("b1", id2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-    assertThat(again.status()).isEqualTo(409);
-  }
-
-  @Test
   @DisplayName("a next poll whose agent left is not handed a request: the next poll gets it")
   void leftPollDoesNotLoseTheRequest() throws Exception {
     agent.pending("b1");
@@ -239,9 +213,7 @@ class NextRequestIT {
       }
       assertThat(counting.lists.get()).isEqualTo(1);
       assertThat(counting.reads.get()).isZero();
-      // Each request came from a next poll or from the post of the one before.
-      assertThat(counting.nexts.get() + counting.postsAndNexts.get()).isGreaterThanOrEqualTo(40);
-      assertThat(counting.postsAndNexts.get()).isGreaterThanOrEqualTo(40);
+      assertThat(counting.nexts.get()).isGreaterThanOrEqualTo(40);
       assertThat(backend.received).hasSize(41);
     }
   }
@@ -251,7 +223,6 @@ class NextRequestIT {
     final AtomicInteger lists = new AtomicInteger();
     final AtomicInteger reads = new AtomicInteger();
     final AtomicInteger nexts = new AtomicInteger();
-    final AtomicInteger postsAndNexts = new AtomicInteger();
     private final AgentTransport delegate;
 
     CountingTransport(AgentTransport delegate) {
@@ -278,14 +249,6 @@ class NextRequestIT {
     public WireMessage nextRequest(String backendId, CancelSignal cancel) throws java.io.IOException {
       nexts.incrementAndGet();
       return delegate.nextRequest(backendId, cancel);
-    }
-
-    @Override
-    public WireMessage postResponseAndNext(
-        String backendId, String requestId, BodyWriter writer, CancelSignal cancel)
-        throws java.io.IOException {
-      postsAndNexts.incrementAndGet();
-      return delegate.postResponseAndNext(backendId, requestId, writer, cancel);
     }
 
     @Override
