@@ -129,6 +129,8 @@ final class JettySupport implements ContainerSupport {
     private final EndPoint endPoint;
     private final java.util.function.Consumer<Throwable> onGone;
     private final AtomicBoolean done = new AtomicBoolean();
+    /** True while the end point's fill interest is ours. */
+    private final AtomicBoolean interested = new AtomicBoolean();
 
     Watcher(Connection connection, java.util.function.Consumer<Throwable> onGone) {
       this.connection = connection;
@@ -140,15 +142,21 @@ final class JettySupport implements ContainerSupport {
       if (done.get()) {
         return;
       }
+      interested.set(true); // before registering: the callback may run at once and clear it
       if (!endPoint.tryFillInterested(this)) {
+        interested.set(false);
         LOGGER.log(Level.DEBUG, "read interest already taken; this request is not watched");
       } else if (done.get()) {
         withdraw(); // stopped while arming: take the interest back, or the connection stalls
       }
     }
 
+    /**
+     * Takes back our read interest, and only ours: failing the end point's fill interest fails
+     * whoever holds it, and failing Jetty's own read would close the connection.
+     */
     private void withdraw() {
-      if (endPoint instanceof AbstractEndPoint abstractEndPoint) {
+      if (interested.compareAndSet(true, false) && endPoint instanceof AbstractEndPoint abstractEndPoint) {
         abstractEndPoint.getFillInterest().onFail(STOPPED);
       }
     }
@@ -163,6 +171,7 @@ final class JettySupport implements ContainerSupport {
 
     @Override
     public void succeeded() {
+      interested.set(false); // the interest fired: it is no longer registered
       if (done.get()) {
         return;
       }
@@ -193,6 +202,7 @@ final class JettySupport implements ContainerSupport {
 
     @Override
     public void failed(Throwable cause) {
+      interested.set(false);
       if (cause != STOPPED) {
         gone(cause);
       }
