@@ -47,7 +47,7 @@ class ReportTest {
     String md = report.markdown("m");
     assertThat(md).contains("| download 1024 MiB | 2.10 s | 4.50 s | 2.14× | 195 MiB | 146 MiB | -Xmx128m |");
     assertThat(md).contains("**not met**: large download through the proxy ≤ 2× direct — measured 2.14×");
-    assertThat(md).contains("**not met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 300 MiB, +5 threads");
+    assertThat(md).contains("**not met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 300 MiB, +5 threads for 20,000 waiting polls");
   }
 
   @Test
@@ -60,5 +60,16 @@ class ReportTest {
     assertThat(doc.getDocumentElement().getNodeName()).isEqualTo("svg");
     // background + 3 direct + 2 proxy bars (the failed cell has none) + 2 legend boxes
     assertThat(doc.getElementsByTagName("rect").getLength()).isEqualTo(1 + 3 + 2 + 2);
+  }
+
+  @Test
+  void idleGoalMetWhenHeapIsSmallAndThreadsDoNotFollowPolls() {
+    Report report = sample();
+    report.idle(10_000, 5L << 20, 81L << 20, 29, 224, 272 << 10);
+    assertThat(report.markdown("m"))
+        .contains("**met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 81 MiB, +195 threads for 20,000 waiting polls");
+    Report threadPerPoll = sample();
+    threadPerPoll.idle(10_000, 5L << 20, 81L << 20, 29, 20_029, 272 << 10);
+    assertThat(threadPerPoll.markdown("m")).contains("**not met**: idle agents");
   }
 }
