@@ -233,7 +233,13 @@ final class Report {
       double x0 = left + g * groupWidth + groupWidth * 0.1;
       for (int s = 0; s < scenarios.size(); s++) {
         Cell cell = throughput.get(scenarios.get(s)).get(concurrency);
-        if (cell == null || cell.failure() != null || cell.rps() <= 0) {
+        if (cell != null && cell.failure() != null) {
+          svg.append(String.format(Locale.ROOT,
+              "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\" font-size=\"10\" fill=\"%s\">failed</text>\n",
+              x0 + s * barWidth + (barWidth - 2) / 2, top + plotHeight - 4, colors[s % colors.length]));
+          continue;
+        }
+        if (cell == null || cell.rps() <= 0) {
           continue;
         }
         double value = Math.max(min, Math.min(max, Math.log10(cell.rps())));

@@ -254,14 +254,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           break;
         }
         failures++;
-        long sleep = backoffMillis(failures);
-        int attempt = failures;
-        LOGGER.log(
-            Level.WARNING,
-            () -> "poll of the proxy failed (attempt " + attempt + "), retrying in " + sleep + " ms: " + e);
-        try {
-          Thread.sleep(sleep);
-        } catch (InterruptedException interrupted) {
+        if (!backOff(failures, e)) {
           break;
         }
         continue;
@@ -343,14 +336,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
           connected = false;
           failures++;
-          long sleep = backoffMillis(failures);
-          int attempt = failures;
-          LOGGER.log(
-              Level.WARNING,
-              () -> "poll of the proxy failed (attempt " + attempt + "), retrying in " + sleep + " ms: " + e);
-          try {
-            Thread.sleep(sleep);
-          } catch (InterruptedException interrupted) {
+          if (!backOff(failures, e)) {
             return;
           }
           continue;
@@ -408,6 +394,26 @@ public final class DefaultAgentLoop implements AgentLoop {
           return;
         }
       }
+    }
+  }
+
+  /** Logs a failed poll and sleeps before the next; false if interrupted meanwhile. */
+  private boolean backOff(int failures, Exception failure) {
+    long sleep = backoffMillis(failures);
+    LOGGER.log(
+        Level.WARNING,
+        () ->
+            "poll of the proxy failed (attempt "
+                + failures
+                + "), retrying in "
+                + sleep
+                + " ms: "
+                + failure);
+    try {
+      Thread.sleep(sleep);
+      return true;
+    } catch (InterruptedException interrupted) {
+      return false;
     }
   }
 

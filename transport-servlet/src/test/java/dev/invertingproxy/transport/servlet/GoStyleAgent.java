@@ -136,16 +136,27 @@ final class GoStyleAgent implements AutoCloseable {
   Answer post(String requestId, String... parts) throws IOException {
     try (Socket socket = open()) {
       OutputStream out = socket.getOutputStream();
-      out.write(postHead(requestId).getBytes(ISO_8859_1));
-      for (String part : parts) {
-        byte[] bytes = part.getBytes(ISO_8859_1);
-        out.write((Integer.toHexString(bytes.length) + "\r\n").getBytes(ISO_8859_1));
-        out.write(bytes);
-        out.write("\r\n".getBytes(ISO_8859_1));
+      try {
+        out.write(postHead(requestId).getBytes(ISO_8859_1));
+        for (String part : parts) {
+          byte[] bytes = part.getBytes(ISO_8859_1);
+          out.write((Integer.toHexString(bytes.length) + "\r\n").getBytes(ISO_8859_1));
+          out.write(bytes);
+          out.write("\r\n".getBytes(ISO_8859_1));
+          out.flush();
+        }
+        out.write("0\r\n\r\n".getBytes(ISO_8859_1));
         out.flush();
+      } catch (IOException refusedEarly) {
+        // The proxy may answer a refused post (409) before its body is sent, and close: as Go's
+        // transport does, read the answer that came.
+        try {
+          return answer(new WireReader(socket.getInputStream()), "POST");
+        } catch (IOException noAnswer) {
+          refusedEarly.addSuppressed(noAnswer);
+          throw refusedEarly;
+        }
       }
-      out.write("0\r\n\r\n".getBytes(ISO_8859_1));
-      out.flush();
       return answer(new WireReader(socket.getInputStream()), "POST");
     }
   }
