@@ -45,6 +45,16 @@ public interface RequestBroker {
   CompletableFuture<List<String>> awaitPending(String backendId, Duration maxWait);
 
   /**
+   * Like {@link #awaitPending(String, Duration)}, completing with at most {@code maxIds} IDs; the
+   * others stay pending for other polls. The default ignores the bound: callers must cope with
+   * more (the proxy's next polls keep the rest on their node for a moment).
+   */
+  default CompletableFuture<List<String>> awaitPending(
+      String backendId, Duration maxWait, int maxIds) {
+    return awaitPending(backendId, maxWait);
+  }
+
+  /**
    * Returns the request parked under that ID, for an agent about to answer it.
    *
    * @throws UnknownRequestException if no such request waits for a response (never existed,

@@ -331,9 +331,12 @@ public final class DefaultAgentLoop implements AgentLoop {
           if (!running() || poll.isCancelled()) {
             return;
           }
-          if (pollers.get() > 1) {
-            return; // one poller retries, with back-off
+          if (e instanceof ProxyCallException refused
+              && refused.status() == 429
+              && waitingPolls.get() > 1) {
+            return; // the proxy has enough of our polls, and another one is open
           }
+          // Otherwise this poller retries, with back-off: retiring on errors could leave none.
           connected = false;
           failures++;
           if (!backOff(failures, e)) {

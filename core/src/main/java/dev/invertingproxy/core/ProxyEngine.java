@@ -482,12 +482,18 @@ public final class ProxyEngine implements AutoCloseable {
         limitPolls(backend, "next-request ", () -> nextIds(backend));
     ids.whenComplete(
         (list, failure) -> {
-          registry.agentSeen(backend, clock.instant());
           if (failure != null) {
             result.completeExceptionally(failure);
             return;
           }
-          ClaimedForAgent claimed = claimFirst(backend, list);
+          ClaimedForAgent claimed = null;
+          try {
+            registry.agentSeen(backend, clock.instant());
+            claimed = claimFirst(backend, list);
+          } catch (RuntimeException e) {
+            result.completeExceptionally(e); // never leave the poll unanswered
+            return;
+          }
           if (!result.complete(Optional.ofNullable(claimed)) && claimed != null) {
             // The agent left between the claim and the answer: someone else may take it.
             broker.release(backend, claimed.id(), new AgentFailedException("the agent's poll was cancelled"));
@@ -514,7 +520,7 @@ public final class ProxyEngine implements AutoCloseable {
         }
       }
     }
-    return broker.awaitPending(backend, longPollTimeout);
+    return broker.awaitPending(backend, longPollTimeout, 1); // one poll, one request
   }
 
   /**
@@ -561,6 +567,9 @@ public final class ProxyEngine implements AutoCloseable {
      */
     void writeTo(AgentReadSink sink) throws IOException;
 
+    /** Gives the request back without writing it (the answer could not be started). */
+    void giveBack(String why);
+
     /**
      * True if writing may wait for the client's body (a body that is not empty): write such a
      * request on a thread that may block. A request without a body is written at once.
@@ -589,6 +598,11 @@ public final class ProxyEngine implements AutoCloseable {
     }
 
     @Override
+    public void giveBack(String why) {
+      broker.release(backend, id(), new AgentFailedException(why));
+    }
+
+    @Override
     public void writeTo(AgentReadSink sink) throws IOException {
       ParkedRequest request = claimed.request();
       String id = request.id();
@@ -598,10 +612,12 @@ public final class ProxyEngine implements AutoCloseable {
           DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
       request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
       try {
-        // Not flushed at the end: the transport ends the answer, so a small request leaves in one
-        // write.
-        HttpMessageWriter.writeRequest(sink.body(), request.head(), claimed.body());
-      } catch (IOException e) {
+        OutputStream out = sink.body();
+        HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
+        // Flushed here, not by the transport's completion: an agent that left must show as a
+        // failed write, so that the request is offered again rather than lost.
+        out.flush();
+      } catch (IOException | RuntimeException e) {
         // The read broke (the agent left, or the client's upload did): offer the request again if
         // none of its body was used, else answer the client 502 now rather than at the time-out.
         broker.release(

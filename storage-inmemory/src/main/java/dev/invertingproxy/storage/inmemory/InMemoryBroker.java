@@ -110,6 +110,15 @@ final class InMemoryBroker implements RequestBroker {
 
   @Override
   public CompletableFuture<List<String>> awaitPending(String backendId, Duration maxWait) {
+    return awaitPending(backendId, maxWait, Integer.MAX_VALUE);
+  }
+
+  @Override
+  public CompletableFuture<List<String>> awaitPending(
+      String backendId, Duration maxWait, int maxIds) {
+    if (maxIds < 1) {
+      throw new IllegalArgumentException("maxIds must be at least 1, was " + maxIds);
+    }
     Objects.requireNonNull(backendId, "backendId");
     Objects.requireNonNull(maxWait, "maxWait");
     if (closed) {
@@ -118,7 +127,7 @@ final class InMemoryBroker implements RequestBroker {
     BackendQueue queue = queue(backendId);
     Waiter waiter;
     synchronized (queue) {
-      List<String> ids = queue.drainOffers(now(), options.reofferDelay());
+      List<String> ids = queue.drainOffers(now(), options.reofferDelay(), maxIds);
       if (!ids.isEmpty()) {
         return CompletableFuture.completedFuture(ids);
       }
@@ -397,15 +406,18 @@ final class InMemoryBroker implements RequestBroker {
       return null;
     }
 
-    /** Offers every queued request, and re-offers those offered too long ago without a claim. */
-    List<String> drainOffers(Instant now, Duration reofferDelay) {
+    /**
+     * Offers queued requests, and re-offers those offered too long ago without a claim: at most
+     * {@code max}, the oldest first; the rest stay for the next poll.
+     */
+    List<String> drainOffers(Instant now, Duration reofferDelay, int max) {
       if (queued.isEmpty() && offered.isEmpty()) {
         return List.of();
       }
       List<String> ids = new ArrayList<>();
       Instant staleBefore = now.minus(reofferDelay);
       List<Exchange> stale = new ArrayList<>();
-      for (Iterator<Exchange> it = offered.iterator(); it.hasNext(); ) {
+      for (Iterator<Exchange> it = offered.iterator(); it.hasNext() && stale.size() < max; ) {
         Exchange exchange = it.next();
         if (exchange.offeredAt.isAfter(staleBefore)) {
           break; // kept in offer order: the rest are fresher
@@ -421,7 +433,7 @@ final class InMemoryBroker implements RequestBroker {
         ids.add(exchange.request.id());
       }
       Exchange exchange;
-      while ((exchange = queued.pollFirst()) != null) {
+      while (ids.size() < max && (exchange = queued.pollFirst()) != null) {
         if (exchange.state != State.WAITING) {
           continue; // claimed or cancelled while queued: its claimer removes it anyway
         }

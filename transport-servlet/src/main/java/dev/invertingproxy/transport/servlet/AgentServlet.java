@@ -174,8 +174,15 @@ public class AgentServlet extends HttpServlet {
             return; // the agent left; a request claimed meanwhile was offered again
           }
           if (failure == null && claimed.isPresent() && claimed.get().waitsForClient()) {
-            // Its body streams from the client: on a container thread, which may block.
-            async.start(() -> answerNext(request, response, async, claimed, failure));
+            // Its body streams from the client: on a container thread, which may block, and with
+            // no time limit (an upload takes what it takes; the agent's reads are idle-bounded).
+            try {
+              async.setTimeout(0);
+              async.start(() -> answerNext(request, response, async, claimed, failure));
+            } catch (RuntimeException e) {
+              claimed.get().giveBack("the proxy could not answer the agent's poll: " + e);
+              LOGGER.log(Level.WARNING, "could not answer a next poll", e);
+            }
           } else {
             // No body to wait for: answered at once on the completing thread, saving a hand-off.
             answerNext(request, response, async, claimed, failure);
@@ -196,8 +203,13 @@ public class AgentServlet extends HttpServlet {
         response.setStatus(204);
         response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
       } else {
-        response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
-        claimed.get().writeTo(sink(response));
+        try {
+          response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
+        } catch (RuntimeException e) {
+          claimed.get().giveBack("the proxy could not answer the agent's poll: " + e);
+          throw e;
+        }
+        claimed.get().writeTo(sink(response)); // gives the request back itself if it fails
       }
       async.complete();
     } catch (IOException | RuntimeException e) {

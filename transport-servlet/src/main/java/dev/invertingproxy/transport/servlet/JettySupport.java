@@ -130,7 +130,7 @@ final class JettySupport implements ContainerSupport {
     private final java.util.function.Consumer<Throwable> onGone;
     private final AtomicBoolean done = new AtomicBoolean();
     /** True while the end point's fill interest is ours. */
-    private final AtomicBoolean interested = new AtomicBoolean();
+    private boolean interested; // guarded by this
 
     Watcher(Connection connection, java.util.function.Consumer<Throwable> onGone) {
       this.connection = connection;
@@ -138,40 +138,39 @@ final class JettySupport implements ContainerSupport {
       this.onGone = onGone;
     }
 
-    void arm() {
+    synchronized void arm() {
       if (done.get()) {
         return;
       }
-      interested.set(true); // before registering: the callback may run at once and clear it
+      // Under the lock, so stop() never runs between flagging and registering; if the callback
+      // fires inside tryFillInterested (same thread), it clears the flag itself.
+      interested = true;
       if (!endPoint.tryFillInterested(this)) {
-        interested.set(false);
+        interested = false;
         LOGGER.log(Level.DEBUG, "read interest already taken; this request is not watched");
-      } else if (done.get()) {
-        withdraw(); // stopped while arming: take the interest back, or the connection stalls
       }
     }
 
     /**
-     * Takes back our read interest, and only ours: failing the end point's fill interest fails
-     * whoever holds it, and failing Jetty's own read would close the connection.
+     * Stops watching and takes back our read interest, and only ours: failing the end point's fill
+     * interest fails whoever holds it, and failing Jetty's own read would close the connection.
      */
-    private void withdraw() {
-      if (interested.compareAndSet(true, false) && endPoint instanceof AbstractEndPoint abstractEndPoint) {
-        abstractEndPoint.getFillInterest().onFail(STOPPED);
-      }
-    }
-
-    void stop() {
+    synchronized void stop() {
       // Must happen before the response completes: a pending read would make Jetty close the
       // connection after the response.
-      if (done.compareAndSet(false, true)) {
-        withdraw();
+      if (done.compareAndSet(false, true)
+          && interested
+          && endPoint instanceof AbstractEndPoint abstractEndPoint) {
+        interested = false;
+        abstractEndPoint.getFillInterest().onFail(STOPPED);
       }
     }
 
     @Override
     public void succeeded() {
-      interested.set(false); // the interest fired: it is no longer registered
+      synchronized (this) {
+        interested = false; // the interest fired: it is no longer registered
+      }
       if (done.get()) {
         return;
       }
@@ -202,7 +201,9 @@ final class JettySupport implements ContainerSupport {
 
     @Override
     public void failed(Throwable cause) {
-      interested.set(false);
+      synchronized (this) {
+        interested = false;
+      }
       if (cause != STOPPED) {
         gone(cause);
       }
