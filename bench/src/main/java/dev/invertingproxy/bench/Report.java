@@ -151,8 +151,8 @@ final class Report {
     }
     if (idle != null) {
       md.append("## Idle agents on one proxy\n\n")
-          .append("Each agent has its own backend ID and keeps two long polls open, as our agent does when idle ")
-          .append("(`agent/next` and `agent/cancelled`). Heap is measured after a full GC (jcmd).\n\n")
+          .append("Each agent has its own backend ID and keeps one long poll (`agent/next`) open, as our agent ")
+          .append("does when idle. Heap is measured after a full GC (jcmd).\n\n")
           .append("| agents | heap before | heap with agents | threads before | threads with agents | RSS |\n")
           .append("|---:|---:|---:|---:|---:|---:|\n")
           .append(idle)
@@ -179,8 +179,8 @@ final class Report {
           "concurrency 1: added p50 ≤ 0.25 ms — measured %.3f ms", added)));
     }
     if (idleHeap >= 0) {
-      // Two polls per agent; "no thread per poll" means threads stay far below the poll count.
-      long polls = 2L * idleAgents;
+      // One poll per idle agent; "no thread per poll" means threads stay far below the poll count.
+      long polls = idleAgents;
       md.append(goal(idleHeap < 256L << 20 && idleThreadsAdded * 10 < polls, String.format(Locale.ROOT,
           "idle agents: heap < 256 MiB and no thread per waiting poll — measured %d MiB, %+d threads"
               + " for %,d waiting polls",

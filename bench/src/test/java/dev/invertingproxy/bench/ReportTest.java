@@ -47,7 +47,7 @@ class ReportTest {
     String md = report.markdown("m");
     assertThat(md).contains("| download 1024 MiB | 2.10 s | 4.50 s | 2.14× | 195 MiB | 146 MiB | -Xmx128m |");
     assertThat(md).contains("**not met**: large download through the proxy ≤ 2× direct — measured 2.14×");
-    assertThat(md).contains("**not met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 300 MiB, +5 threads for 20,000 waiting polls");
+    assertThat(md).contains("**not met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 300 MiB, +5 threads for 10,000 waiting polls");
   }
 
   @Test
@@ -67,7 +67,7 @@ class ReportTest {
     Report report = sample();
     report.idle(10_000, 5L << 20, 81L << 20, 29, 224, 272 << 10);
     assertThat(report.markdown("m"))
-        .contains("**met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 81 MiB, +195 threads for 20,000 waiting polls");
+        .contains("**met**: idle agents: heap < 256 MiB and no thread per waiting poll — measured 81 MiB, +195 threads for 10,000 waiting polls");
     Report threadPerPoll = sample();
     threadPerPoll.idle(10_000, 5L << 20, 81L << 20, 29, 20_029, 272 << 10);
     assertThat(threadPerPoll.markdown("m")).contains("**not met**: idle agents");

@@ -276,7 +276,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           forget(id);
           return;
         }
-        inFlight.incrementAndGet();
+        countUp();
         try {
           workers.execute(() -> serve(id));
         } catch (RuntimeException rejected) {
@@ -357,7 +357,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           startPoller(); // keep a poll open while this worker serves
         }
         String id = wire.headers().first(ProtocolHeaders.REQUEST_ID).orElse("?");
-        inFlight.incrementAndGet();
+        countUp();
         try {
           handle(id, wire);
         } finally {
@@ -371,12 +371,23 @@ public final class DefaultAgentLoop implements AgentLoop {
   }
 
   /**
-   * Long-polls the proxy's cancel notices (extension {@code cancel-notices}) and aborts the
-   * backend calls of requests whose clients left.
+   * Long-polls the proxy's cancel notices (extension {@code cancel-notices}) while requests are in
+   * flight, and aborts the backend calls of requests whose clients left.
    */
   private void cancelLoop() {
     int failures = 0;
     while (running()) {
+      // Only while requests are in flight: nothing can be cancelled otherwise, and an idle agent
+      // then holds one connection to the proxy, not two.
+      synchronized (drainLock) {
+        while (running() && inFlight.get() == 0) {
+          try {
+            drainLock.wait();
+          } catch (InterruptedException interrupted) {
+            return;
+          }
+        }
+      }
       try {
         for (String id : transport.listCancelled(backendId)) {
           CancelSignal signal = signals.get(id);
@@ -443,6 +454,14 @@ public final class DefaultAgentLoop implements AgentLoop {
     // Count down before handing the permit back, so inFlight never exceeds maxInFlight.
     countDown();
     permits.release();
+  }
+
+  private void countUp() {
+    if (inFlight.incrementAndGet() == 1) {
+      synchronized (drainLock) {
+        drainLock.notifyAll(); // the cancel-notice poll runs while requests are in flight
+      }
+    }
   }
 
   private void countDown() {

@@ -333,8 +333,58 @@ class DefaultAgentLoopTest {
     assertThat(next.waiting.get()).isZero();
   }
 
+  @Test
+  @DisplayName("cancel notices are polled only while requests are in flight: an idle agent holds one poll")
+  void cancelPollOnlyWhileBusy() throws Exception {
+    AtomicInteger cancelPolls = new AtomicInteger();
+    NextTransport next =
+        new NextTransport() {
+          @Override
+          public java.util.Set<String> proxyCapabilities() {
+            return java.util.Set.of(AgentTransport.NEXT_REQUEST, AgentTransport.CANCEL_NOTICES);
+          }
+
+          @Override
+          public List<String> listCancelled(String backendId) throws IOException {
+            cancelPolls.incrementAndGet();
+            try {
+              Thread.sleep(50);
+            } catch (InterruptedException e) {
+              throw new java.io.InterruptedIOException();
+            }
+            return List.of();
+          }
+        };
+    CountDownLatch release = new CountDownLatch(1);
+    next.backend = (head, body) -> {
+      try {
+        release.await(10, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+      return response(200, "done");
+    };
+    loop = DefaultAgentLoop.builder().transport(next).backendId("b1").build();
+    loop.start();
+    Thread.sleep(300); // idle: next polls come and go, no cancel poll
+    assertThat(cancelPolls.get()).isZero();
+    next.requests.put("c1", wire("GET", "/slow", "", ""));
+    next.nextIds.add("c1");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (cancelPolls.get() == 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(cancelPolls.get()).isPositive(); // a request in flight: its client may leave
+    release.countDown();
+    assertThat(next.posted("c1")).endsWith("done");
+    Thread.sleep(150); // the last cancel poll ends
+    int afterwards = cancelPolls.get();
+    Thread.sleep(300);
+    assertThat(cancelPolls.get()).isEqualTo(afterwards); // idle again: no more cancel polls
+  }
+
   /** A proxy announcing next-request: next polls take IDs from a queue, or end empty after 50 ms. */
-  static final class NextTransport extends ScriptedTransport {
+  static class NextTransport extends ScriptedTransport {
     final LinkedBlockingQueue<String> nextIds = new LinkedBlockingQueue<>();
     final AtomicInteger waiting = new AtomicInteger();
 
