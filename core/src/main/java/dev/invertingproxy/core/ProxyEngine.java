@@ -52,9 +52,10 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The proxy side, container-neutral: what a transport (the servlet binding) calls for client
- * requests ({@link #handle}) and for the three v1 agent calls ({@link #pending}, {@link
- * #readRequest}, {@link #postResponse}) and the extensions ({@link #cancelled}, {@link #next}). Routing, header hygiene, limits, time-outs and error
- * mapping live here; waiting happens in the storage's futures and timers, never on a thread.
+ * requests ({@link #handle}), for the three v1 agent calls ({@link #pending}, {@link
+ * #readRequest}, {@link #postResponse}) and for the extensions ({@link #cancelled}, {@link
+ * #next}). Routing, header hygiene, limits, time-outs and error mapping live here; waiting
+ * happens in the storage's futures and timers, never on a thread.
  *
  * <p>This class is thread-safe.
  *
@@ -486,7 +487,7 @@ public final class ProxyEngine implements AutoCloseable {
             result.completeExceptionally(failure);
             return;
           }
-          ClaimedForAgent claimed = null;
+          ClaimedForAgent claimed;
           try {
             registry.agentSeen(backend, clock.instant());
             claimed = claimFirst(backend, list);

@@ -143,11 +143,7 @@ public class AgentServlet extends HttpServlet {
           } catch (IOException | RuntimeException e) {
             LOGGER.log(Level.DEBUG, () -> "could not answer a poll: " + e);
           } finally {
-            try {
-              async.complete();
-            } catch (IllegalStateException alreadyDone) {
-              // timed out or the agent left
-            }
+            completeQuietly(async);
           }
         });
   }
@@ -199,17 +195,14 @@ public class AgentServlet extends HttpServlet {
     try {
       if (failure != null) {
         PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
-      } else if (claimed.isEmpty()) {
-        response.setStatus(204);
-        response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
       } else {
-        try {
-          response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
-        } catch (RuntimeException e) {
-          claimed.get().giveBack("the proxy could not answer the agent's poll: " + e);
-          throw e;
+        AgentReadSink sink = sink(response);
+        sink.header(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
+        if (claimed.isPresent()) {
+          claimed.get().writeTo(sink); // gives the request back itself if it fails
+        } else {
+          response.setStatus(204);
         }
-        claimed.get().writeTo(sink(response)); // gives the request back itself if it fails
       }
       async.complete();
     } catch (IOException | RuntimeException e) {
