@@ -33,7 +33,7 @@ import java.util.function.Supplier;
  * and redis-server if they are missing and builds the jars.
  *
  * <p>Usage: {@code Bench --jar samples/target/inverting-proxy.jar --out bench/results [--runs 3]
- * [--seconds 10] [--warmup 40] [--idle-agents 10000] [--large-mib 1024] [--skip redis,idle,large]}
+ * [--seconds 10] [--warmup 40] [--idle-agents 10000] [--large-mib 1024] [--skip memory,redis,idle,large]}
  */
 public final class Bench {
   static final int[] CONCURRENCY = {1, 16, 64};
@@ -88,11 +88,13 @@ public final class Bench {
       String backend = "127.0.0.1:" + nginxPort;
       checkSmall("http://" + backend + "/small");
       throughput("direct", List.of(), List.of("http://" + backend + "/small"));
-      try (Node proxy = proxy("proxy", "memory:");
-          Proc agent = agent("agent", proxy.port, backend)) {
-        String url = "http://127.0.0.1:" + proxy.port + "/small";
-        awaitServed(url);
-        throughput("proxy, memory", List.of(proxy.proc, agent), List.of(url));
+      if (!skip.contains("memory")) {
+        try (Node proxy = proxy("proxy", "memory:");
+            Proc agent = agent("agent", proxy.port, backend)) {
+          String url = "http://127.0.0.1:" + proxy.port + "/small";
+          awaitServed(url);
+          throughput("proxy, memory", List.of(proxy.proc, agent), List.of(url));
+        }
       }
       if (!skip.contains("redis")) {
         redis(backend);
@@ -131,7 +133,10 @@ public final class Bench {
     // seconds, and compiling costs CPU that would be counted per request.
     Duration warm = measured.isEmpty() ? Duration.ofSeconds(5) : warmup;
     log(scenario + ": warm-up " + warm.toSeconds() + " s");
-    load(urls, 64, warm); // results ignored
+    Wrk.Result warmed = load(urls, 64, warm, measured);
+    if (!warmed.ok()) {
+      log(scenario + " warm-up had failures: " + warmed.failure());
+    }
     for (int c : CONCURRENCY) {
       List<Wrk.Result> results = new ArrayList<>();
       List<Double> cpuPerRequest = new ArrayList<>();
@@ -141,7 +146,7 @@ public final class Bench {
           checkSmall(url);
         }
         long cpuBefore = cpuNanos(measured);
-        Wrk.Result result = load(urls, c, seconds);
+        Wrk.Result result = load(urls, c, seconds, measured);
         long cpu = cpuNanos(measured) - cpuBefore;
         if (!result.ok()) {
           failure = result.failure();
@@ -159,11 +164,14 @@ public final class Bench {
     }
   }
 
-  private Wrk.Result load(List<String> urls, int connections, Duration duration) throws Exception {
+  /** Runs wrk; failed answers are described for the proxied runs (those with measured processes). */
+  private Wrk.Result load(List<String> urls, int connections, Duration duration, List<Proc> measured)
+      throws Exception {
     List<Wrk.Running> running = new ArrayList<>();
     int share = Math.max(1, connections / urls.size());
+    Path script = measured.isEmpty() ? null : Wrk.statusScript(work);
     for (int i = 0; i < urls.size() && (i == 0 || connections > 1); i++) {
-      running.add(Wrk.start(urls.get(i), share, duration));
+      running.add(Wrk.start(urls.get(i), share, duration, script));
     }
     Wrk.Result total = null;
     for (Wrk.Running wrk : running) {

@@ -1,7 +1,11 @@
 package dev.invertingproxy.bench;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -9,6 +13,7 @@ import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Runs {@code wrk} (HTTP load from its own process) and reads its report.
@@ -16,7 +21,8 @@ import java.util.regex.Pattern;
  * <p>A run counts only when every answer was good: wrk counts statuses above 399 as "Non-2xx or
  * 3xx responses" and connection failures as "Socket errors"; either makes the run failed. (A 3xx
  * cannot pass unnoticed: {@link Bench} checks before each run that the URL answers 200 with the
- * exact expected body.)
+ * exact expected body.) Run with {@code statuses.lua}, wrk also prints the status and the start of
+ * the body of the failed answers: a failed run then says what failed.
  */
 final class Wrk {
   private static final Pattern REQUESTS =
@@ -26,6 +32,8 @@ final class Wrk {
       Pattern.compile("^\\s+(50|75|90|99)(?:\\.0+)?%\\s+([\\d.]+)(us|ms|s|m)\\s*$", Pattern.MULTILINE);
   private static final Pattern NON_2XX =
       Pattern.compile("^\\s*Non-2xx or 3xx responses:\\s+(\\d+)", Pattern.MULTILINE);
+  private static final Pattern BAD_ANSWER =
+      Pattern.compile("^bad (?:status|body) (\\d+): (.*)$", Pattern.MULTILINE);
   private static final Pattern SOCKET_ERRORS =
       Pattern.compile(
           "Socket errors: connect (\\d+), read (\\d+), write (\\d+), timeout (\\d+)", Pattern.MULTILINE);
@@ -34,7 +42,18 @@ final class Wrk {
 
   /** One wrk report. Latencies in milliseconds. */
   record Result(
-      long requests, double seconds, double rps, double p50, double p99, long non2xx, long socketErrors) {
+      long requests,
+      double seconds,
+      double rps,
+      double p50,
+      double p99,
+      long non2xx,
+      long socketErrors,
+      List<String> badAnswers) {
+
+    Result {
+      badAnswers = List.copyOf(badAnswers);
+    }
 
     boolean ok() {
       return requests > 0 && non2xx == 0 && socketErrors == 0;
@@ -48,6 +67,7 @@ final class Wrk {
       if (non2xx > 0) {
         why.add(non2xx + " answers not 2xx");
       }
+      why.addAll(badAnswers);
       if (socketErrors > 0) {
         why.add(socketErrors + " socket errors");
       }
@@ -63,7 +83,14 @@ final class Wrk {
           Math.max(p50, other.p50),
           Math.max(p99, other.p99),
           non2xx + other.non2xx,
-          socketErrors + other.socketErrors);
+          socketErrors + other.socketErrors,
+          concat(badAnswers, other.badAnswers));
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+      List<String> both = new ArrayList<>(a);
+      both.addAll(b);
+      return both;
     }
   }
 
@@ -100,6 +127,11 @@ final class Wrk {
         socketErrors += Long.parseLong(errors.group(i));
       }
     }
+    List<String> badAnswers = new ArrayList<>();
+    Matcher answer = BAD_ANSWER.matcher(output);
+    while (answer.find()) {
+      badAnswers.add(answer.group(0).strip());
+    }
     return new Result(
         Long.parseLong(requests.group(1)),
         millis(requests.group(2), requests.group(3)) / 1000,
@@ -107,7 +139,8 @@ final class Wrk {
         p50,
         p99,
         non2xx,
-        socketErrors);
+        socketErrors,
+        badAnswers);
   }
 
   static double millis(String value, String unit) {
@@ -121,22 +154,44 @@ final class Wrk {
     };
   }
 
-  /** Starts wrk against {@code url}; {@link Running#await} returns its report. */
-  static Running start(String url, int connections, Duration duration) throws IOException {
+  /**
+   * Starts wrk against {@code url}; {@link Running#await} returns its report. With {@code
+   * statusScript} (see {@link #statusScript}), failed answers are described; the script costs wrk
+   * some speed, so the direct runs go without it.
+   */
+  static Running start(String url, int connections, Duration duration, @Nullable Path statusScript)
+      throws IOException {
     int threads = Math.min(2, connections);
     List<String> command =
-        List.of(
-            "wrk",
-            "-t" + threads,
-            "-c" + connections,
-            "-d" + duration.toSeconds() + "s",
-            "--timeout",
-            "5s",
-            "--latency",
-            url);
+        new ArrayList<>(
+            List.of(
+                "wrk",
+                "-t" + threads,
+                "-c" + connections,
+                "-d" + duration.toSeconds() + "s",
+                "--timeout",
+                "5s",
+                "--latency"));
+    if (statusScript != null) {
+      command.add("-s");
+      command.add(statusScript.toString());
+    }
+    command.add(url);
     Process process =
         new ProcessBuilder(command).redirectErrorStream(true).start();
     return new Running(process, duration);
+  }
+
+  /** Writes the status-counting Lua script into {@code dir}. */
+  static Path statusScript(Path dir) throws IOException {
+    Path script = dir.resolve("statuses.lua");
+    try (InputStream in = Wrk.class.getResourceAsStream("statuses.lua")) {
+      if (in == null) {
+        throw new IOException("statuses.lua missing from the jar");
+      }
+      Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
+    }
+    return script;
   }
 
   /** A wrk process. */

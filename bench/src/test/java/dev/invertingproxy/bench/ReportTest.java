@@ -12,7 +12,7 @@ import org.w3c.dom.Document;
 /** The results page: medians, ratios to direct, failed cells, goals, and a well-formed chart. */
 class ReportTest {
   private static Wrk.Result run(double rps, double p50, double p99) {
-    return new Wrk.Result((long) (rps * 10), 10, rps, p50, p99, 0, 0);
+    return new Wrk.Result((long) (rps * 10), 10, rps, p50, p99, 0, 0, List.of());
   }
 
   private static Report sample() {

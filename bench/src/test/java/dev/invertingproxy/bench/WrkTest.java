@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Reading wrk's reports: numbers, units, and what makes a run count as failed. */
 class WrkTest {
@@ -47,6 +50,25 @@ class WrkTest {
     assertThat(result.socketErrors()).isEqualTo(6);
     assertThat(result.non2xx()).isEqualTo(7);
     assertThat(result.failure()).isEqualTo("7 answers not 2xx, 6 socket errors");
+  }
+
+  @Test
+  void theStatusScriptsLinesSayWhatFailed() {
+    String described =
+        CLEAN.replace("Requests/sec", "  Non-2xx or 3xx responses: 3\nRequests/sec")
+            + "bad status 503: 3\nbad body 503: no agent is connected for backend default\n";
+    Wrk.Result result = Wrk.parse(described);
+    assertThat(result.badAnswers())
+        .containsExactly("bad status 503: 3", "bad body 503: no agent is connected for backend default");
+    assertThat(result.failure())
+        .isEqualTo("3 answers not 2xx, bad status 503: 3, bad body 503: no agent is connected for backend default");
+    assertThat(result.plus(Wrk.parse(CLEAN)).badAnswers()).hasSize(2);
+  }
+
+  @Test
+  void theStatusScriptShipsInTheJar(@TempDir Path dir) throws Exception {
+    Path script = Wrk.statusScript(dir);
+    assertThat(Files.readString(script)).contains("function response(status");
   }
 
   @Test
