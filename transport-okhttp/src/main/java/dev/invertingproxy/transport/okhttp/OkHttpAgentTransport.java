@@ -98,6 +98,14 @@ public final class OkHttpAgentTransport implements AgentTransport {
   private final AgentTransportConfig config;
   private final OkHttpClient proxyClient;
   private final OkHttpClient backendClient;
+
+  /**
+   * The backend client for requests that may be sent twice (see {@link #replayable}): OkHttp sends
+   * them again on another connection when a pooled one turns out closed by the backend (every
+   * server closes idle keep-alive connections: a request can cross the close). Same pool and
+   * dispatcher as {@link #backendClient}.
+   */
+  private final OkHttpClient replayingBackendClient;
   private final @Nullable OkHttpClient ownedBase;
   private final HttpUrl pendingUrl;
   private final HttpUrl requestUrl;
@@ -168,6 +176,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
     backendBuilder.networkInterceptors().clear();
     backendBuilder.addNetworkInterceptor(new ExactRequestInterceptor());
     this.backendClient = backendBuilder.build();
+    this.replayingBackendClient = backendClient.newBuilder().retryOnConnectionFailure(true).build();
   }
 
   /**
@@ -556,6 +565,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
     RequestBody requestBody;
     String framingName;
     String framingValue;
+    boolean replayable = replayable(method, original, length);
     if (method.equals("GET") || method.equals("HEAD")) {
       if (length > 0 || (length == -1 && !isAtEnd(body))) {
         throw new IOException(
@@ -565,7 +575,9 @@ public final class OkHttpAgentTransport implements AgentTransport {
       framingName = hadFraming ? CONTENT_LENGTH : null;
       framingValue = "0";
     } else {
-      requestBody = new StreamingRequestBody(body.stream(), length);
+      // An empty body OkHttp may send again (a streaming body is one-shot: never sent twice).
+      requestBody =
+          replayable ? RequestBody.create(new byte[0]) : new StreamingRequestBody(body.stream(), length);
       if (length == 0 && !hadFraming) {
         framingName = null;
         framingValue = "";
@@ -596,7 +608,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
     }
 
     long start = System.nanoTime();
-    Call call = newCall(backendClient, request);
+    Call call = newCall(replayable ? replayingBackendClient : backendClient, request);
     cancel.onCancel(call::cancel);
     Response response;
     try {
@@ -637,6 +649,23 @@ public final class OkHttpAgentTransport implements AgentTransport {
                 + millisSince(start)
                 + " ms");
     return new OkHttpBackendResponse(call, response, responseHead, () -> calls.remove(call));
+  }
+
+  /**
+   * Whether a request may reach the backend twice, by Go's {@code net/http} rule: no body, and a
+   * safe method (GET, HEAD, OPTIONS, TRACE) or an {@code Idempotency-Key} / {@code
+   * X-Idempotency-Key} header. Only such a request is sent again when its connection fails before
+   * any response; any other gets the failure (the proxy answers 502), since the backend may have
+   * acted on it.
+   */
+  static boolean replayable(String method, Headers headers, long contentLength) {
+    if (contentLength != 0) {
+      return false;
+    }
+    return switch (method) {
+      case "GET", "HEAD", "OPTIONS", "TRACE" -> true;
+      default -> headers.contains("Idempotency-Key") || headers.contains("X-Idempotency-Key");
+    };
   }
 
   /** Returns the backend URL for a raw request target. */

@@ -414,6 +414,84 @@ class ForwardTest {
     }
   }
 
+  /**
+   * Every backend closes idle keep-alive connections (nginx after 75 s, Node.js after 5 s); a
+   * request sent on a pooled connection just as the backend closes it is read by nobody. This
+   * makes that race certain: the backend reads the second request on the connection and closes it.
+   */
+  private void backendClosesTheSecondExchangeOfAConnection() {
+    backend.enqueue(new MockResponse.Builder().body("one").build());
+    backend.enqueue(
+        new MockResponse.Builder().onResponseStart(new SocketEffect.CloseSocket()).build());
+    backend.enqueue(new MockResponse.Builder().body("two").build());
+  }
+
+  private String get(String method, String... lines) throws IOException {
+    BackendResponse response = transport.forward(head(method, "/", lines), MessageBody.empty());
+    try (response) {
+      return new String(response.body().stream().readAllBytes(), UTF_8);
+    }
+  }
+
+  @Test
+  void getOnAConnectionTheBackendClosedIsSentAgainOnAFreshOne() throws Exception {
+    backendClosesTheSecondExchangeOfAConnection();
+    assertThat(get("GET", "Host: h")).isEqualTo("one");
+
+    assertThat(get("GET", "Host: h")).isEqualTo("two");
+
+    assertThat(backend.getRequestCount()).isEqualTo(3);
+    RecordedRequest first = backend.takeRequest();
+    RecordedRequest lost = backend.takeRequest();
+    RecordedRequest again = backend.takeRequest();
+    assertThat(lost.getConnectionIndex()).isEqualTo(first.getConnectionIndex());
+    assertThat(again.getConnectionIndex()).isNotEqualTo(first.getConnectionIndex());
+  }
+
+  @Test
+  void bodylessRequestWithAnIdempotencyKeyIsSentAgain() throws Exception {
+    backendClosesTheSecondExchangeOfAConnection();
+    assertThat(get("GET", "Host: h")).isEqualTo("one");
+
+    assertThat(get("POST", "Host: h", "Idempotency-Key: 8e03978e")).isEqualTo("two");
+
+    assertThat(backend.getRequestCount()).isEqualTo(3);
+    backend.takeRequest();
+    RecordedRequest lost = backend.takeRequest();
+    RecordedRequest again = backend.takeRequest();
+    assertThat(again.getMethod()).isEqualTo("POST");
+    assertThat(lines(again.getHeaders())).isEqualTo(lines(lost.getHeaders()));
+  }
+
+  @Test
+  void postIsNotSentTwice() throws Exception {
+    // The backend may have acted on it before the connection closed: the agent cannot know.
+    backendClosesTheSecondExchangeOfAConnection();
+    assertThat(get("GET", "Host: h")).isEqualTo("one");
+
+    assertThatThrownBy(() -> get("POST", "Host: h")).isInstanceOf(IOException.class);
+
+    assertThat(backend.getRequestCount()).isEqualTo(2);
+  }
+
+  @Test
+  void requestWithABodyIsNotSentTwice() throws Exception {
+    backendClosesTheSecondExchangeOfAConnection();
+    assertThat(get("GET", "Host: h")).isEqualTo("one");
+
+    byte[] bytes = "payload".getBytes(UTF_8);
+    assertThatThrownBy(
+            () ->
+                transport
+                    .forward(
+                        head("PUT", "/", "Host: h", "Content-Length: 7", "Idempotency-Key: k"),
+                        stream(bytes, bytes.length))
+                    .close())
+        .isInstanceOf(IOException.class);
+
+    assertThat(backend.getRequestCount()).isEqualTo(2);
+  }
+
   @Test
   void cancelAbortsABodyThatNeverEnds() throws Exception {
     backend.enqueue(
