@@ -119,7 +119,8 @@ public final class DefaultAgentLoop implements AgentLoop {
                     builder.maxInFlight,
                     builder.proxyHeaders,
                     builder.backendIdleTimeout,
-                    builder.backendTotalTimeout));
+                    builder.backendTotalTimeout,
+                    builder.backendKeepAlive));
     this.permits = new Semaphore(maxInFlight);
     AtomicInteger workerCount = new AtomicInteger();
     ThreadPoolExecutor pool =
@@ -505,6 +506,10 @@ public final class DefaultAgentLoop implements AgentLoop {
         RequestHead request = forwarded;
         transport.postResponse(backendId, id, out -> forward(id, request, body, out, signal));
       }
+    } catch (ProxyCallException e) {
+      // 404 or 410: the client left, or the request was cancelled or expired; routine, not a fault
+      Level level = e.status() == 404 || e.status() == 410 ? Level.INFO : Level.WARNING;
+      LOGGER.log(level, () -> "[" + id + "] response not delivered: " + e.getMessage());
     } catch (IOException | RuntimeException e) {
       LOGGER.log(Level.WARNING, () -> "[" + id + "] failed: " + e);
     } finally {
@@ -616,6 +621,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     private Supplier<Headers> proxyHeaders = Headers::empty;
     private Duration backendIdleTimeout = AgentTransportConfig.DEFAULT_BACKEND_IDLE;
     private Duration backendTotalTimeout = Duration.ZERO;
+    private Duration backendKeepAlive = AgentTransportConfig.DEFAULT_BACKEND_KEEP_ALIVE;
 
     private Builder() {}
 
@@ -676,6 +682,16 @@ public final class DefaultAgentLoop implements AgentLoop {
      */
     public Builder backendTotalTimeout(Duration timeout) {
       this.backendTotalTimeout = Checks.notNegative(timeout, "backendTotalTimeout");
+      return this;
+    }
+
+    /**
+     * How long an idle connection to the backend is kept for the next request; {@link
+     * Duration#ZERO} to use each once; default 1 s. Keep it below the backend's own idle time-out
+     * (see {@link AgentTransportConfig#backendKeepAlive()}).
+     */
+    public Builder backendKeepAlive(Duration keepAlive) {
+      this.backendKeepAlive = Checks.notNegative(keepAlive, "backendKeepAlive");
       return this;
     }
 

@@ -76,6 +76,17 @@ final class AgentCommand implements Callable<Integer> {
   Duration requestForwardingTimeout;
 
   @Option(
+      names = "--backend-keep-alive",
+      paramLabel = "D",
+      defaultValue = "1s",
+      converter = GoDuration.Converter.class,
+      description =
+          "How long an idle connection to the backend is kept for the next request (default: "
+              + "${DEFAULT-VALUE}; 0: one request per connection). Keep it below the backend's own "
+              + "idle time-out.")
+  Duration backendKeepAlive;
+
+  @Option(
       names = "--forward-user-id",
       description =
           "Pass the proxy's X-Inverting-Proxy-User-ID on to the backend (replacing any such "
@@ -199,6 +210,7 @@ final class AgentCommand implements Callable<Integer> {
               .backend(backend)
               .pollTimeout(proxyTimeout)
               .backendTotalTimeout(requestForwardingTimeout)
+              .backendKeepAlive(backendKeepAlive)
               .forwardUserId(forwardUserId);
       if (tokenFile != null) {
         if (token != null) {

@@ -66,7 +66,8 @@ class CommandLineTest {
       assertThat(execute(command, "--help")).isZero();
       assertThat(out.toString()).contains("Usage: inverting-proxy " + command);
     }
-    assertThat(out.toString()).contains("--proxy-timeout=D", "--request-forwarding-timeout=D");
+    assertThat(out.toString())
+        .contains("--proxy-timeout=D", "--request-forwarding-timeout=D", "--backend-keep-alive=D");
   }
 
   @Test
@@ -310,12 +311,12 @@ class CommandLineTest {
         parse(
             "agent", "--proxy", "http://p:1/x/", "--backend", "b1", "--host", "10.0.0.5:9000",
             "--proxy-timeout", "1m30s", "--request-forwarding-timeout", "5m", "--forward-user-id",
-            "--token", "secret");
+            "--token", "secret", "--backend-keep-alive", "500ms");
     AgentCommand joined =
         parse(
             "agent", "--proxy=http://p:1/x/", "--backend=b1", "--host=10.0.0.5:9000",
             "--proxy-timeout=1m30s", "--request-forwarding-timeout=5m", "--forward-user-id",
-            "--token=secret");
+            "--token=secret", "--backend-keep-alive=500ms");
     for (AgentCommand agent : new AgentCommand[] {spaced, joined}) {
       agent.validate();
       assertThat(agent.proxyUrl()).isEqualTo(URI.create("http://p:1/x/"));
@@ -325,7 +326,10 @@ class CommandLineTest {
       assertThat(agent.requestForwardingTimeout).isEqualTo(Duration.ofMinutes(5));
       assertThat(agent.forwardUserId).isTrue();
       assertThat(agent.token).isEqualTo("secret");
+      assertThat(agent.backendKeepAlive).isEqualTo(Duration.ofMillis(500));
     }
+    AgentCommand defaults = parse("agent", "--proxy", "http://p/", "--backend", "b");
+    assertThat(defaults.backendKeepAlive).isEqualTo(Duration.ofSeconds(1));
   }
 
   @Test

@@ -49,18 +49,23 @@ import org.jspecify.annotations.Nullable;
  * An {@link AgentTransport} on OkHttp 5: the agent's calls to the proxy ({@code agent/pending},
  * {@code agent/request}, {@code agent/response}) and its forwarder to the private backend.
  *
- * <p>Two clients are derived from one base client (sharing its connection pool and dispatcher):
+ * <p>Two clients are derived from one base client (sharing its dispatcher):
  *
  * <ul>
- *   <li>the <b>proxy client</b> never follows redirects, never retries (streamed bodies are
- *       one-shot), has no call timeout and a read and write timeout of {@code pollTimeout + 5 s};
- *       every call carries {@code X-Inverting-Proxy-Backend-ID} and the headers of {@link
- *       AgentTransportConfig#proxyHeaders()}, asked for per call;
+ *   <li>the <b>proxy client</b> (the base's connection pool) never follows redirects, never
+ *       retries (streamed bodies are one-shot), has no call timeout and a read and write timeout
+ *       of {@code pollTimeout + 5 s}; every call carries {@code X-Inverting-Proxy-Backend-ID} and
+ *       the headers of {@link AgentTransportConfig#proxyHeaders()}, asked for per call;
  *   <li>the <b>backend client</b> speaks HTTP/1.1 only, directly (no proxy), never follows
- *       redirects, never retries, has no cookie jar, no cache, no authenticator, none of the base
- *       client's interceptors, and no call, read or write timeout. It sends the request's headers
- *       exactly as given (order, case, {@code Host}), adding nothing but the framing header, and
- *       returns the response head and raw body exactly as received.
+ *       redirects, has no cookie jar, no cache, no authenticator, none of the base client's
+ *       interceptors, no call timeout unless {@link AgentTransportConfig#backendTotalTimeout()}
+ *       is set, and {@link AgentTransportConfig#backendIdleTimeout()} as its read and write
+ *       timeout. It sends the request's headers exactly as given (order, case, {@code Host}),
+ *       adding nothing but the framing header, and returns the response head and raw body exactly
+ *       as received. Its connections have their own pool, idle ones closed after {@link
+ *       AgentTransportConfig#backendKeepAlive()}. It retries only a request that may be sent
+ *       twice (no body; GET, HEAD, OPTIONS, TRACE or an {@code Idempotency-Key}), and only when
+ *       the connection failed before any response: a pooled connection the backend had closed.
  * </ul>
  *
  * <p>Known limits of the backend request line: OkHttp's {@link HttpUrl} normalizes some targets
@@ -165,6 +170,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
             .callTimeout(config.backendTotalTimeout()) // off by default: flowing streams go on
             .readTimeout(config.backendIdleTimeout()) // silence, not length, is bounded
             .writeTimeout(config.backendIdleTimeout())
+            .connectionPool(backendPool(config))
             .protocols(List.of(Protocol.HTTP_1_1))
             .proxy(Proxy.NO_PROXY)
             .cookieJar(CookieJar.NO_COOKIES)
@@ -177,6 +183,20 @@ public final class OkHttpAgentTransport implements AgentTransport {
     backendBuilder.addNetworkInterceptor(new ExactRequestInterceptor());
     this.backendClient = backendBuilder.build();
     this.replayingBackendClient = backendClient.newBuilder().retryOnConnectionFailure(true).build();
+  }
+
+  /**
+   * The backend's connections have their own pool: idle ones are closed after {@link
+   * AgentTransportConfig#backendKeepAlive()}, before the backend closes them under a request.
+   * (OkHttp checks an idle connection before reuse only for requests other than GET, and only
+   * after 10 s idle.)
+   */
+  private static ConnectionPool backendPool(AgentTransportConfig config) {
+    long keepAlive = config.backendKeepAlive().toMillis();
+    if (keepAlive == 0) {
+      return new ConnectionPool(0, 1, TimeUnit.MILLISECONDS); // closed as soon as idle
+    }
+    return new ConnectionPool(config.maxInFlight(), keepAlive, TimeUnit.MILLISECONDS);
   }
 
   /**
@@ -210,10 +230,11 @@ public final class OkHttpAgentTransport implements AgentTransport {
 
   /**
    * Creates a transport whose clients derive from {@code base} with {@link
-   * OkHttpClient#newBuilder()}, so they share its connection pool, dispatcher and TLS settings. The
-   * caller owns {@code base}: {@link #close()} cancels this transport's calls but neither shuts
-   * down the dispatcher nor evicts the pool. {@code base}'s interceptors apply to calls to the
-   * proxy, not to the backend.
+   * OkHttpClient#newBuilder()}, so they share its dispatcher and TLS settings, and the proxy
+   * client its connection pool (the backend's connections have a pool of their own, closed by
+   * {@link #close()}). The caller owns {@code base}: {@link #close()} cancels this transport's
+   * calls but neither shuts down the dispatcher nor evicts the base's pool. {@code base}'s
+   * interceptors apply to calls to the proxy, not to the backend.
    *
    * @throws IllegalArgumentException if the proxy or backend URL is not an http(s) URL
    */
@@ -786,6 +807,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
       ownedBase.dispatcher().executorService().shutdown();
       ownedBase.connectionPool().evictAll();
     }
+    backendClient.connectionPool().evictAll();
     LOG.log(Level.DEBUG, "transport closed");
   }
 

@@ -84,7 +84,9 @@ class LifecycleTest {
           OkHttpAgentTransport.create(TestConfigs.proxyConfig(proxy), base);
       assertThat(transport.proxyClient().dispatcher()).isSameAs(base.dispatcher());
       assertThat(transport.proxyClient().connectionPool()).isSameAs(base.connectionPool());
-      assertThat(transport.backendClient().connectionPool()).isSameAs(base.connectionPool());
+      // The backend's connections have their own pool, with the backend keep-alive.
+      assertThat(transport.backendClient().connectionPool()).isNotSameAs(base.connectionPool());
+      assertThat(transport.backendClient().dispatcher()).isSameAs(base.dispatcher());
       proxy.enqueue(new MockResponse.Builder().body("[\"a\"]").build());
       assertThat(transport.listPending("b1")).containsExactly("a");
 
