@@ -219,6 +219,50 @@ public abstract class AbstractStorageConformanceTest {
   }
 
   @Test
+  @DisplayName("a bounded poll takes at most its bound; the other requests stay for other polls")
+  void boundedPollLeavesTheRest() throws Exception {
+    RequestBroker broker = storage.broker();
+    Set<String> submitted = new HashSet<>();
+    for (int i = 0; i < 3; i++) {
+      ParkedRequest parked = request("b1");
+      submitted.add(parked.id());
+      broker.submit(parked, MessageBody.empty(), new Recorder());
+    }
+    Set<String> seen = new HashSet<>();
+    for (int i = 0; i < 3; i++) {
+      List<String> ids = broker.awaitPending("b1", Duration.ofSeconds(5), 1).get(10, TimeUnit.SECONDS);
+      assertThat(ids).hasSize(1);
+      seen.addAll(ids);
+    }
+    assertThat(seen).isEqualTo(submitted);
+    assertThat(broker.awaitPending("b1", Duration.ofMillis(100), 1).get(10, TimeUnit.SECONDS))
+        .isEmpty();
+  }
+
+  @Test
+  @DisplayName("waiting bounded polls share a burst of requests, one each")
+  void waitingBoundedPollsShareABurst() throws Exception {
+    RequestBroker broker = storage.broker();
+    List<CompletableFuture<List<String>>> polls = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      polls.add(broker.awaitPending("b1", Duration.ofSeconds(20), 1));
+    }
+    Set<String> submitted = new HashSet<>();
+    for (int i = 0; i < 4; i++) {
+      ParkedRequest parked = request("b1");
+      submitted.add(parked.id());
+      broker.submit(parked, MessageBody.empty(), new Recorder());
+    }
+    Set<String> seen = new HashSet<>();
+    for (CompletableFuture<List<String>> poll : polls) {
+      List<String> ids = poll.get(10, TimeUnit.SECONDS);
+      assertThat(ids).hasSize(1);
+      seen.addAll(ids);
+    }
+    assertThat(seen).isEqualTo(submitted);
+  }
+
+  @Test
   @DisplayName("requests are offered only to their own backend's polls")
   void backendsAreIsolated() throws Exception {
     ParkedRequest forA = request("a");

@@ -340,12 +340,17 @@ final class RedisBroker implements RequestBroker {
 
   @Override
   public CompletableFuture<List<String>> awaitPending(String backendId, Duration maxWait) {
+    return awaitPending(backendId, maxWait, Integer.MAX_VALUE);
+  }
+
+  @Override
+  public CompletableFuture<List<String>> awaitPending(String backendId, Duration maxWait, int maxIds) {
     Objects.requireNonNull(backendId, "backendId");
     Objects.requireNonNull(maxWait, "maxWait");
     if (closed) {
       return CompletableFuture.completedFuture(List.of());
     }
-    return pendingQueue(backendId).await(maxWait);
+    return pendingQueue(backendId).await(maxWait, maxIds);
   }
 
   private WaitQueue pendingQueue(String backendId) {
@@ -357,7 +362,7 @@ final class RedisBroker implements RequestBroker {
               new WaitQueue(
                   new WaitQueue.Source() {
                     @Override
-                    public WaitQueue.Drained drain() {
+                    public WaitQueue.Drained drain(int max) {
                       long now = now().toEpochMilli();
                       List<Object> result =
                           redis.eval(
@@ -366,7 +371,7 @@ final class RedisBroker implements RequestBroker {
                               new String[] {queue},
                               Redis.bytes(now),
                               Redis.bytes(now + options.reofferDelay().toMillis()),
-                              Redis.bytes(options.maxPendingPerBackend()),
+                              Redis.bytes(Math.min(max, options.maxPendingPerBackend())),
                               Redis.bytes(settings.requestTtl().toMillis()));
                       List<String> ids = strings(result.get(0));
                       String next = Encoding.string((byte[]) result.get(1));
@@ -410,7 +415,7 @@ final class RedisBroker implements RequestBroker {
                   new WaitQueue(
                       new WaitQueue.Source() {
                         @Override
-                        public WaitQueue.Drained drain() {
+                        public WaitQueue.Drained drain(int max) {
                           List<Object> ids =
                               redis.eval(Scripts.TAKE_ALL, ScriptOutputType.MULTI, new String[] {notices});
                           return new WaitQueue.Drained(strings(ids), -1);
@@ -429,7 +434,7 @@ final class RedisBroker implements RequestBroker {
               signals.watch(notices, waiting::signal);
               return waiting;
             })
-        .await(maxWait);
+        .await(maxWait, Integer.MAX_VALUE);
   }
 
   @Override

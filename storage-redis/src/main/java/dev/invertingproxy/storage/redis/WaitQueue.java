@@ -14,16 +14,20 @@ import java.util.concurrent.TimeUnit;
  * One node's long polls for one backend's IDs (pending requests, or cancel notices). A poll
  * first drains the shared queue in Redis; if nothing is there it waits until a signal says the
  * queue changed, then drains again. Drains of one queue run one at a time on a node; a signal
- * that arrives meanwhile makes the running drain go round once more. IDs a drain took but no
- * poll could accept (all left meanwhile) are given back.
+ * that arrives meanwhile makes the running drain go round once more. A poll may bound how many
+ * IDs it takes; a drain takes no more than the waiting polls together want and shares them out in
+ * arrival order. IDs a drain took but no poll could accept (all left meanwhile) are given back.
  *
  * <p>This class is thread-safe.
  */
 final class WaitQueue {
   /** The queue in Redis. */
   interface Source {
-    /** Takes what is available now; {@code retryAfterMillis} ≥ 0 if more becomes available later. */
-    Drained drain();
+    /**
+     * Takes at most {@code max} of what is available now; {@code retryAfterMillis} ≥ 0 if more
+     * becomes available later.
+     */
+    Drained drain(int max);
 
     /** Puts back IDs that no poll accepted. */
     void giveBack(List<String> ids);
@@ -31,10 +35,13 @@ final class WaitQueue {
 
   record Drained(List<String> ids, long retryAfterMillis) {}
 
+  /** A waiting poll and the most IDs it takes. */
+  private record Waiter(CompletableFuture<List<String>> future, int maxIds) {}
+
   private final Source source;
   private final ScheduledExecutorService timer;
   private final Executor events;
-  private final ArrayDeque<CompletableFuture<List<String>>> waiters = new ArrayDeque<>();
+  private final ArrayDeque<Waiter> waiters = new ArrayDeque<>(); // guarded by this
   private boolean draining; // guarded by this
   private boolean dirty; // guarded by this
   private ScheduledFuture<?> retry; // guarded by this
@@ -45,15 +52,20 @@ final class WaitQueue {
     this.events = events;
   }
 
-  CompletableFuture<List<String>> await(Duration maxWait) {
-    CompletableFuture<List<String>> waiter = new CompletableFuture<>();
+  /** Waits for IDs: completes with 1 to {@code maxIds} IDs, or with none after {@code maxWait}. */
+  CompletableFuture<List<String>> await(Duration maxWait, int maxIds) {
+    if (maxIds < 1) {
+      throw new IllegalArgumentException("maxIds must be >= 1, was " + maxIds);
+    }
+    CompletableFuture<List<String>> future = new CompletableFuture<>();
+    Waiter waiter = new Waiter(future, maxIds);
     synchronized (this) {
       waiters.addLast(waiter);
     }
     ScheduledFuture<?> timeout =
         timer.schedule(
-            () -> waiter.complete(List.of()), Math.max(0, maxWait.toNanos()), TimeUnit.NANOSECONDS);
-    waiter.whenComplete(
+            () -> future.complete(List.of()), Math.max(0, maxWait.toNanos()), TimeUnit.NANOSECONDS);
+    future.whenComplete(
         (ids, failure) -> {
           timeout.cancel(false);
           synchronized (this) {
@@ -61,7 +73,7 @@ final class WaitQueue {
           }
         });
     signal(); // look now, on the caller's thread
-    return waiter;
+    return future;
   }
 
   /** The queue may have changed: drain it for the waiting polls (on this thread). */
@@ -77,16 +89,20 @@ final class WaitQueue {
       draining = true;
     }
     while (true) {
+      int wanted = 0;
       synchronized (this) {
         dirty = false;
         if (waiters.isEmpty()) {
           draining = false;
           return;
         }
+        for (Waiter waiter : waiters) {
+          wanted = (int) Math.min(Integer.MAX_VALUE, (long) wanted + waiter.maxIds());
+        }
       }
       Drained drained;
       try {
-        drained = source.drain();
+        drained = source.drain(wanted);
       } catch (StorageException e) {
         failAll(e);
         continue;
@@ -111,34 +127,37 @@ final class WaitQueue {
 
   /** Completes every waiting poll with no IDs (the storage closes). */
   void endAll() {
-    for (CompletableFuture<List<String>> waiter : snapshot()) {
-      waiter.complete(List.of());
+    for (Waiter waiter : snapshot()) {
+      waiter.future().complete(List.of());
     }
   }
 
   void failAll(StorageException failure) {
-    for (CompletableFuture<List<String>> waiter : snapshot()) {
-      waiter.completeExceptionally(failure);
+    for (Waiter waiter : snapshot()) {
+      waiter.future().completeExceptionally(failure);
     }
   }
 
-  private synchronized List<CompletableFuture<List<String>>> snapshot() {
+  private synchronized List<Waiter> snapshot() {
     return List.copyOf(waiters);
   }
 
+  /** Shares {@code ids} out over the waiting polls in order; gives back what none took. */
   private void hand(List<String> ids) {
-    while (true) {
-      CompletableFuture<List<String>> waiter;
+    int from = 0;
+    while (from < ids.size()) {
+      Waiter waiter;
       synchronized (this) {
         waiter = waiters.pollFirst();
       }
       if (waiter == null) {
-        source.giveBack(ids);
+        source.giveBack(List.copyOf(ids.subList(from, ids.size())));
         return;
       }
-      if (waiter.complete(ids)) {
-        return;
-      } // that poll ended meanwhile: the next one
+      int to = (int) Math.min(ids.size(), (long) from + waiter.maxIds());
+      if (waiter.future().complete(List.copyOf(ids.subList(from, to)))) {
+        from = to;
+      } // else that poll ended meanwhile: the same IDs go to the next one
     }
   }
 
