@@ -49,6 +49,7 @@ final class RedisBroker implements RequestBroker {
   private final ScheduledExecutorService timer;
   private final Executor events;
   private final ExecutorService streams;
+  private final Executor handoff;
   private final BodyChannel channel;
   private final ConcurrentHashMap<String, Owned> owned = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, WaitQueue> pendingQueues = new ConcurrentHashMap<>();
@@ -62,7 +63,8 @@ final class RedisBroker implements RequestBroker {
       RedisStorage.Settings settings,
       ScheduledExecutorService timer,
       Executor events,
-      ExecutorService streams) {
+      ExecutorService streams,
+      Executor handoff) {
     this.redis = redis;
     this.signals = signals;
     this.options = options;
@@ -70,6 +72,7 @@ final class RedisBroker implements RequestBroker {
     this.timer = timer;
     this.events = events;
     this.streams = streams;
+    this.handoff = handoff;
     this.channel =
         new BodyChannel(
             redis,
@@ -393,7 +396,8 @@ final class RedisBroker implements RequestBroker {
                     }
                   },
                   timer,
-                  events);
+                  events,
+                  handoff);
           signals.watch(queue, waiting::signal);
           return waiting;
         });
@@ -430,7 +434,8 @@ final class RedisBroker implements RequestBroker {
                         }
                       },
                       timer,
-                      events);
+                      events,
+                      handoff);
               signals.watch(notices, waiting::signal);
               return waiting;
             })

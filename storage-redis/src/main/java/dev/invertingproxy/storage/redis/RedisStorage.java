@@ -34,6 +34,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -84,10 +85,14 @@ public final class RedisStorage implements Storage {
   private final ScheduledExecutorService timer;
   private final ExecutorService events;
   private final ThreadPoolExecutor streams;
+  private final ThreadPoolExecutor handoff;
   private final RedisBroker broker;
   private final RedisRegistry registry;
   private final ScheduledFuture<?> heartbeat;
   private final AtomicBoolean closed = new AtomicBoolean();
+
+  /** Threads that complete long polls (each completion may run a claim: one Redis round trip). */
+  static final int HANDOFF_THREADS = 16;
 
   private RedisStorage(Builder builder) {
     this.settings =
@@ -136,6 +141,11 @@ public final class RedisStorage implements Storage {
             new LinkedBlockingQueue<>(),
             daemon("ip-redis-stream"));
     streams.allowCoreThreadTimeOut(true);
+    // Completes long polls with their IDs (the engine claims on this thread); beyond its threads,
+    // the drain completes them itself.
+    this.handoff =
+        new ThreadPoolExecutor(
+            0, HANDOFF_THREADS, 30, TimeUnit.SECONDS, new SynchronousQueue<>(), daemon("ip-redis-handoff"));
     StatefulRedisConnection<String, byte[]> commands = null;
     StatefulRedisPubSubConnection<String, String> subscription = null;
     try {
@@ -165,7 +175,8 @@ public final class RedisStorage implements Storage {
     this.connection = commands;
     this.pubsub = subscription;
     this.registry = new RedisRegistry(redis);
-    this.broker = new RedisBroker(redis, signals, builder.options, settings, timer, events, streams);
+    this.broker =
+        new RedisBroker(redis, signals, builder.options, settings, timer, events, streams, handoff);
     long beatMillis = Math.max(100, settings.nodeTimeout().toMillis() / 4);
     this.heartbeat =
         timer.scheduleAtFixedRate(this::beatQuietly, beatMillis, beatMillis, TimeUnit.MILLISECONDS);
@@ -300,6 +311,7 @@ public final class RedisStorage implements Storage {
     timer.shutdownNow();
     events.shutdownNow();
     streams.shutdownNow();
+    handoff.shutdownNow();
   }
 
   private void shutDownClient() {

@@ -6,6 +6,7 @@ import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -17,6 +18,9 @@ import java.util.concurrent.TimeUnit;
  * that arrives meanwhile makes the running drain go round once more. A poll may bound how many
  * IDs it takes; a drain takes no more than the waiting polls together want and shares them out in
  * arrival order. IDs a drain took but no poll could accept (all left meanwhile) are given back.
+ * Polls are completed on the {@code handoff} executor (what a completion runs, such as the
+ * engine's claim, a Redis round trip, must not hold up the next drain or each other); when it is
+ * saturated, on the draining thread.
  *
  * <p>This class is thread-safe.
  */
@@ -41,15 +45,17 @@ final class WaitQueue {
   private final Source source;
   private final ScheduledExecutorService timer;
   private final Executor events;
+  private final Executor handoff;
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>(); // guarded by this
   private boolean draining; // guarded by this
   private boolean dirty; // guarded by this
   private ScheduledFuture<?> retry; // guarded by this
 
-  WaitQueue(Source source, ScheduledExecutorService timer, Executor events) {
+  WaitQueue(Source source, ScheduledExecutorService timer, Executor events, Executor handoff) {
     this.source = source;
     this.timer = timer;
     this.events = events;
+    this.handoff = handoff;
   }
 
   /** Waits for IDs: completes with 1 to {@code maxIds} IDs, or with none after {@code maxWait}. */
@@ -154,10 +160,27 @@ final class WaitQueue {
         source.giveBack(List.copyOf(ids.subList(from, ids.size())));
         return;
       }
+      if (waiter.future().isDone()) {
+        continue; // that poll ended meanwhile: the next one
+      }
       int to = (int) Math.min(ids.size(), (long) from + waiter.maxIds());
-      if (waiter.future().complete(List.copyOf(ids.subList(from, to)))) {
-        from = to;
-      } // else that poll ended meanwhile: the same IDs go to the next one
+      complete(waiter, List.copyOf(ids.subList(from, to)));
+      from = to;
+    }
+  }
+
+  /** Completes a poll with its share, off this thread if possible; gives the share back if it ended. */
+  private void complete(Waiter waiter, List<String> share) {
+    Runnable task =
+        () -> {
+          if (!waiter.future().complete(share)) {
+            source.giveBack(share); // it ended just now
+          }
+        };
+    try {
+      handoff.execute(task);
+    } catch (RejectedExecutionException saturated) {
+      task.run();
     }
   }
 
