@@ -68,6 +68,7 @@ public final class ProxyEngine implements AutoCloseable {
   private final boolean ownsStorage;
   private final RequestBroker broker;
   private final BackendRegistry registry;
+  private final AgentPresence presence;
   private final BackendResolver resolver;
   private final AgentAuthenticator authenticator;
   private final Duration longPollTimeout;
@@ -96,6 +97,7 @@ public final class ProxyEngine implements AutoCloseable {
             : Providers.openStorage(builder.storageUri, StorageOptions.defaults());
     this.broker = storage.broker();
     this.registry = storage.registry();
+    this.presence = new AgentPresence(registry);
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     if (builder.routeByRegistry) {
       RegistryRouter router = RegistryRouter.of(registry, livenessWindow, builder.clock);
@@ -177,7 +179,7 @@ public final class ProxyEngine implements AutoCloseable {
     Instant now = clock.instant();
     Optional<Instant> seen;
     try {
-      seen = registry.lastSeen(backend);
+      seen = presence.lastSeen(backend, now, livenessWindow);
     } catch (InvertingProxyException e) {
       respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
       return Cancellable.NONE;
@@ -349,7 +351,7 @@ public final class ProxyEngine implements AutoCloseable {
       }
       cancelTimer();
       try {
-        registry.used(parked.backendId(), clock.instant());
+        presence.used(parked.backendId(), clock.instant());
       } catch (InvertingProxyException e) {
         // bookkeeping only: the response still goes to the client
         LOGGER.log(Level.DEBUG, () -> "could not record the backend's last use: " + e.getMessage());
@@ -396,10 +398,10 @@ public final class ProxyEngine implements AutoCloseable {
    */
   public CompletableFuture<List<String>> pending(AgentCall call) {
     String backend = authorize(call);
-    registry.agentSeen(backend, clock.instant());
+    presence.seen(backend, clock.instant());
     CompletableFuture<List<String>> ids =
         limitPolls(backend, "", () -> broker.awaitPending(backend, longPollTimeout));
-    ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
+    ids.whenComplete((result, failure) -> presence.seen(backend, clock.instant()));
     return ids;
   }
 
@@ -414,10 +416,10 @@ public final class ProxyEngine implements AutoCloseable {
   public CompletableFuture<List<String>> cancelled(AgentCall call) {
     String backend = authorize(call);
     // An agent busy with all its requests still keeps this poll open: it counts as connected.
-    registry.agentSeen(backend, clock.instant());
+    presence.seen(backend, clock.instant());
     CompletableFuture<List<String>> ids =
         limitPolls(backend, "cancel notices ", () -> broker.awaitCancelled(backend, longPollTimeout));
-    ids.whenComplete((result, failure) -> registry.agentSeen(backend, clock.instant()));
+    ids.whenComplete((result, failure) -> presence.seen(backend, clock.instant()));
     return ids;
   }
 
@@ -477,7 +479,7 @@ public final class ProxyEngine implements AutoCloseable {
    */
   public CompletableFuture<Optional<NextRequest>> next(AgentCall call) {
     String backend = authorize(call);
-    registry.agentSeen(backend, clock.instant());
+    presence.seen(backend, clock.instant());
     CompletableFuture<Optional<NextRequest>> result = new CompletableFuture<>();
     CompletableFuture<List<String>> ids =
         limitPolls(backend, "next-request ", () -> nextIds(backend));
@@ -489,7 +491,7 @@ public final class ProxyEngine implements AutoCloseable {
           }
           ClaimedForAgent claimed;
           try {
-            registry.agentSeen(backend, clock.instant());
+            presence.seen(backend, clock.instant());
             claimed = claimFirst(backend, list);
           } catch (RuntimeException e) {
             result.completeExceptionally(e); // never leave the poll unanswered
