@@ -25,6 +25,7 @@ import dev.invertingproxy.spi.Storage;
 import dev.invertingproxy.spi.StorageOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -197,6 +198,66 @@ public abstract class AbstractStorageConformanceTest {
     assertThat(recorder.head.get(5, TimeUnit.SECONDS).status()).isEqualTo(200);
     assertThat(recorder.body.get(5, TimeUnit.SECONDS)).isEqualTo("hello");
     assertThat(recorder.calls).hasValue(1);
+  }
+
+  @Test
+  @DisplayName("a response's head and first bytes reach the client before its body ends")
+  void responseStreamsBeforeItsBodyEnds() throws Exception {
+    RequestBroker broker = storage.broker();
+    ParkedRequest parked = request("b1");
+    Recorder recorder = new Recorder();
+    broker.submit(parked, MessageBody.empty(), recorder);
+    assertThat(poll(broker, "b1")).containsExactly(parked.id());
+    broker.claim("b1", parked.id());
+
+    CountDownLatch rest = new CountDownLatch(1);
+    InputStream slow =
+        new InputStream() {
+          private final byte[] bytes = "hello".getBytes(StandardCharsets.UTF_8);
+          private int position;
+
+          @Override
+          public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+          }
+
+          @Override
+          public int read(byte[] b, int off, int len) throws IOException {
+            if (position == bytes.length) {
+              return -1;
+            }
+            if (position == 3) {
+              try {
+                if (!rest.await(20, TimeUnit.SECONDS)) {
+                  throw new IOException("the test never released the rest");
+                }
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException();
+              }
+            }
+            int end = position < 3 ? 3 : bytes.length; // "hel", then (later) "lo"
+            int n = Math.min(len, end - position);
+            System.arraycopy(bytes, position, b, off, n);
+            position += n;
+            return n;
+          }
+        };
+    CompletableFuture<Void> delivered =
+        CompletableFuture.runAsync(
+            () -> {
+              try {
+                broker.deliver("b1", parked.id(), ok(), MessageBody.of(slow, 5, Headers::empty));
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    assertThat(recorder.head.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+    assertThat(recorder.body).isNotDone();
+    rest.countDown();
+    assertThat(recorder.body.get(10, TimeUnit.SECONDS)).isEqualTo("hello");
+    delivered.get(10, TimeUnit.SECONDS);
   }
 
   @Test

@@ -67,6 +67,10 @@ final class Redis {
     return prefix + ":cancel";
   }
 
+  String registryChannel() {
+    return prefix + ":registry";
+  }
+
   String backends() {
     return prefix + ":backends";
   }

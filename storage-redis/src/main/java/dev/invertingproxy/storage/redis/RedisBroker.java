@@ -271,15 +271,18 @@ final class RedisBroker implements RequestBroker {
       String finalState = "G";
       try {
         List<byte[]> fields =
-            redis.call(() -> redis.commands().hmget(key, "rh", "rcl").stream()
+            redis.call(() -> redis.commands().hmget(key, "rh", "rcl", "rb").stream()
                 .map(value -> value.getValueOrElse(null)).toList());
         if (fields.get(0) == null) {
           throw new StorageException("the response head of request " + id() + " is missing");
         }
         ResponseHead head = Encoding.responseHead(fields.get(0));
         long length = Long.parseLong(Encoding.string(fields.get(1)));
+        byte[] inline = fields.get(2);
         MessageBody response =
-            channel.reader(key, redis.responseBody(id()), "", "wn", length);
+            inline != null
+                ? MessageBody.of(inline)
+                : channel.reader(key, redis.responseBody(id()), "", "wn", length);
         done.set(true);
         listener.onResponse(head, response);
         finalState = "D";
@@ -536,6 +539,8 @@ final class RedisBroker implements RequestBroker {
     Objects.requireNonNull(head, "head");
     Objects.requireNonNull(body, "body");
     String key = redis.request(requestId);
+    // A small body that is all there at once goes with the head: no chunk list, no extra steps.
+    Prefetched start = Prefetched.read(body, settings.chunkSize());
     Signals.Wakeup ended = new Signals.Wakeup();
     try (Signals.Registration ignored = signals.watch(key, ended)) {
       List<Object> result =
@@ -547,7 +552,9 @@ final class RedisBroker implements RequestBroker {
               Redis.bytes(backendId),
               Encoding.responseHead(head),
               Redis.bytes(redis.node),
-              Redis.bytes(body.contentLength()));
+              Redis.bytes(body.contentLength()),
+              Redis.bytes(start.whole() ? "1" : "0"),
+              start.whole() ? start.bytes() : new byte[0]);
       switch (Encoding.string((byte[]) result.get(0))) {
         case "ok" -> {}
         case "duplicate" -> throw duplicate(requestId);
@@ -556,7 +563,9 @@ final class RedisBroker implements RequestBroker {
         default -> throw unknown(requestId, backendId);
       }
       try {
-        channel.copy(key, redis.responseBody(requestId), "o", body, settings.chunkSize());
+        if (!start.whole()) {
+          channel.copy(key, redis.responseBody(requestId), "o", start.rest(), settings.chunkSize());
+        }
       } catch (BodyChannel.Ended | BodyChannel.PeerGone e) {
         throw new ClientGoneException("the client of request " + requestId + " left: " + e.getMessage());
       }

@@ -3,6 +3,7 @@ package dev.invertingproxy.storage.redis;
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
 import io.lettuce.core.ScriptOutputType;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -10,23 +11,64 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The registry in three Redis hashes: records by ID ({@code P:backends}), agents' last polls
  * ({@code P:seen}) and last answers ({@code P:used}), times in epoch milliseconds. A time only
  * moves forward (a script keeps the later one), so nodes with slightly different clocks agree.
+ *
+ * <p>The proxy reads the records on every request and agent call; each node keeps them for up to
+ * {@code cacheTtl}. A put or delete on any node publishes on {@code P:registry}, and every node
+ * drops its copy when it hears it (and after a reconnect), so a change is seen at once where the
+ * message arrives and within {@code cacheTtl} in any case. Agents' times are never cached.
  */
 final class RedisRegistry implements BackendRegistry {
   private final Redis redis;
+  private final long cacheTtlNanos;
+  private final AtomicLong generation = new AtomicLong();
+  private volatile @Nullable Snapshot snapshot;
 
-  RedisRegistry(Redis redis) {
+  /** The records hash as read at {@code readAt}, valid for {@code generation}. */
+  private record Snapshot(long readAt, long generation, Map<String, byte[]> records) {}
+
+  RedisRegistry(Redis redis, Signals signals, Duration cacheTtl) {
     this.redis = redis;
+    this.cacheTtlNanos = cacheTtl.toNanos();
+    signals.watch(redis.backends(), this::invalidate);
+  }
+
+  /** Drops this node's copy of the records (a change was announced, or messages may be lost). */
+  void invalidate() {
+    generation.incrementAndGet();
+    snapshot = null;
+  }
+
+  private Map<String, byte[]> records() {
+    Snapshot current = snapshot;
+    long now = System.nanoTime();
+    long gen = generation.get();
+    if (current != null && current.generation() == gen && now - current.readAt() < cacheTtlNanos) {
+      return current.records();
+    }
+    Map<String, byte[]> stored = Map.copyOf(redis.call(() -> redis.commands().hgetall(redis.backends())));
+    if (cacheTtlNanos > 0 && generation.get() == gen) {
+      snapshot = new Snapshot(now, gen, stored); // unless a change was announced meanwhile
+    }
+    return stored;
+  }
+
+  private void changed(String backendId) {
+    invalidate();
+    redis.call(() -> redis.commands().publish(redis.registryChannel(), Redis.bytes(backendId)));
   }
 
   @Override
   public void put(BackendRecord record) {
     Objects.requireNonNull(record, "record");
     redis.call(() -> redis.commands().hset(redis.backends(), record.id(), Encoding.record(record)));
+    changed(record.id());
     if (record.lastUsed() != null) {
       used(record.id(), record.lastUsed());
     }
@@ -35,7 +77,7 @@ final class RedisRegistry implements BackendRegistry {
   @Override
   public Optional<BackendRecord> get(String backendId) {
     Objects.requireNonNull(backendId, "backendId");
-    byte[] stored = redis.call(() -> redis.commands().hget(redis.backends(), backendId));
+    byte[] stored = records().get(backendId);
     if (stored == null) {
       return Optional.empty();
     }
@@ -45,7 +87,7 @@ final class RedisRegistry implements BackendRegistry {
 
   @Override
   public List<BackendRecord> list() {
-    Map<String, byte[]> stored = redis.call(() -> redis.commands().hgetall(redis.backends()));
+    Map<String, byte[]> stored = records();
     if (stored.isEmpty()) {
       return List.of();
     }
@@ -59,7 +101,9 @@ final class RedisRegistry implements BackendRegistry {
   @Override
   public boolean delete(String backendId) {
     Objects.requireNonNull(backendId, "backendId");
-    return redis.call(() -> redis.commands().hdel(redis.backends(), backendId)) > 0;
+    boolean deleted = redis.call(() -> redis.commands().hdel(redis.backends(), backendId)) > 0;
+    changed(backendId);
+    return deleted;
   }
 
   @Override

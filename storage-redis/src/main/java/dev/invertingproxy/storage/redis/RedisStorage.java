@@ -159,7 +159,13 @@ public final class RedisStorage implements Storage {
               dispatch(channel, message);
             }
           });
-      subscription.sync().subscribe(redis.nodeChannel(node), redis.pendingChannel(), redis.cancelChannel());
+      subscription
+          .sync()
+          .subscribe(
+              redis.nodeChannel(node),
+              redis.pendingChannel(),
+              redis.cancelChannel(),
+              redis.registryChannel());
       beat();
     } catch (RedisException e) {
       if (commands != null) {
@@ -174,7 +180,7 @@ public final class RedisStorage implements Storage {
     }
     this.connection = commands;
     this.pubsub = subscription;
-    this.registry = new RedisRegistry(redis);
+    this.registry = new RedisRegistry(redis, signals, builder.registryCacheTtl);
     this.broker =
         new RedisBroker(redis, signals, builder.options, settings, timer, events, streams, handoff);
     long beatMillis = Math.max(100, settings.nodeTimeout().toMillis() / 4);
@@ -244,6 +250,8 @@ public final class RedisStorage implements Storage {
               signals.fire(redis.queue(message));
             } else if (channel.equals(redis.cancelChannel())) {
               signals.fire(redis.cancelNotices(message));
+            } else if (channel.equals(redis.registryChannel())) {
+              signals.fire(redis.backends());
             } else {
               signals.fire(message);
             }
@@ -359,6 +367,7 @@ public final class RedisStorage implements Storage {
     private int window = 4;
     private Duration requestTtl = Duration.ofMinutes(10);
     private Duration livenessCheck = Duration.ofSeconds(2);
+    private Duration registryCacheTtl = Duration.ofSeconds(1);
     private Duration nodeTimeout = Duration.ofSeconds(10);
     private Duration commandTimeout = Duration.ofSeconds(5);
     private int maxStreams = 512;
@@ -448,6 +457,20 @@ public final class RedisStorage implements Storage {
      */
     public Builder nodeTimeout(Duration timeout) {
       this.nodeTimeout = positive(timeout, "nodeTimeout");
+      return this;
+    }
+
+    /**
+     * How long a node reuses the backend records it read; default 1 s, {@link Duration#ZERO} to
+     * read them on every use. A put or delete on any node is announced and drops every node's copy
+     * at once; this bounds how stale a copy can be if that message is lost.
+     */
+    public Builder registryCacheTtl(Duration ttl) {
+      Objects.requireNonNull(ttl, "ttl");
+      if (ttl.isNegative()) {
+        throw new IllegalArgumentException("registryCacheTtl must not be negative, was " + ttl);
+      }
+      this.registryCacheTtl = ttl;
       return this;
     }
 

@@ -11,7 +11,7 @@ package dev.invertingproxy.storage.redis;
  *       the client), {@code h} head, {@code t} start time, {@code u} user, {@code cl} body length,
  *       {@code g} claim generation, {@code rn} reader node, {@code st} "a body chunk was served",
  *       {@code rel} "given back once", {@code rh}/{@code rcl}/{@code wn} response head, length and
- *       writer node, {@code at} answered at, {@code fk}/{@code fm} failure kind and message;
+ *       writer node, {@code rb} the whole response body when it fits in one chunk, {@code at} answered at, {@code fk}/{@code fm} failure kind and message;
  *   <li>{@code P:q:BACKEND} sorted set of waiting IDs, scored by when they may be offered (again);
  *   <li>{@code P:cn:BACKEND} list of cancel notices; {@code P:ib:ID} and {@code P:ob:ID} lists of
  *       body chunks (request and response), at most a window long;
@@ -149,8 +149,9 @@ final class Scripts {
           """);
 
   /**
-   * KEYS: request, queue. ARGV: prefix, id, backend, response head, node, length → {'ok', owner},
-   * {'done', answered at}, {'duplicate'}, {'cancelled'} or {'unknown'}.
+   * KEYS: request, queue. ARGV: prefix, id, backend, response head, node, length, whole body
+   * inline ('1': ARGV[8] is all of it) or not ('0': it follows in the response list) → {'ok',
+   * owner}, {'done', answered at}, {'duplicate'}, {'cancelled'} or {'unknown'}.
    */
   static final Script BEGIN_RESPONSE =
       new Script(
@@ -162,7 +163,11 @@ final class Scripts {
           if s == 'D' then return {'done', f[4]} end
           if s == 'X' then return {'cancelled'} end
           redis.call('ZREM', KEYS[2], ARGV[2])
-          redis.call('HSET', KEYS[1], 's', 'S', 'rh', ARGV[4], 'wn', ARGV[5], 'rcl', ARGV[6])
+          if ARGV[7] == '1' then
+            redis.call('HSET', KEYS[1], 's', 'S', 'rh', ARGV[4], 'wn', ARGV[5], 'rcl', ARGV[6], 'rb', ARGV[8])
+          else
+            redis.call('HSET', KEYS[1], 's', 'S', 'rh', ARGV[4], 'wn', ARGV[5], 'rcl', ARGV[6])
+          end
           redis.call('PUBLISH', ARGV[1] .. ':ch:' .. f[3], KEYS[1])
           return {'ok', f[3]}
           """);

@@ -217,8 +217,11 @@ class MultiNodeIT {
 
   private int echo(ProxyNode node, String name) throws IOException {
     try (Response response = http.newCall(post(node, name)).execute()) {
+      String body = response.body().string();
       if (response.code() == 200) {
-        assertThat(response.body().string()).isEqualTo(name);
+        assertThat(body).isEqualTo(name);
+      } else {
+        System.err.println("echo " + name + " via " + node.uri + ": " + response.code() + " " + body);
       }
       return response.code();
     }
