@@ -208,7 +208,8 @@ final class RedisBroker implements RequestBroker {
       }
       List<byte[]> fields;
       try {
-        fields = redis.call(() -> redis.commands().hmget(key, "s", "fk", "fm").stream()
+        // The response's fields too: once it started, the relay needs no second read.
+        fields = redis.call(() -> redis.commands().hmget(key, "s", "fk", "fm", "rh", "rcl", "rb").stream()
             .map(value -> value.getValueOrElse(null)).toList());
       } catch (StorageException e) {
         return; // Redis is down; the reconnect signals again
@@ -226,7 +227,7 @@ final class RedisBroker implements RequestBroker {
         }
         case "S" -> {
           if (relaying.compareAndSet(false, true)) {
-            start(this::relay);
+            start(() -> relay(fields.get(3), fields.get(4), fields.get(5)));
           }
         }
         case "X" -> {
@@ -266,19 +267,18 @@ final class RedisBroker implements RequestBroker {
       }
     }
 
-    /** Relays the response that an agent (on any node) is streaming into Redis. */
-    private void relay() {
+    /**
+     * Relays the response that an agent (on any node) is streaming into Redis, given its head,
+     * length and (if it came whole) body as read with the state.
+     */
+    private void relay(byte[] rawHead, byte[] rawLength, byte[] inline) {
       String finalState = "G";
       try {
-        List<byte[]> fields =
-            redis.call(() -> redis.commands().hmget(key, "rh", "rcl", "rb").stream()
-                .map(value -> value.getValueOrElse(null)).toList());
-        if (fields.get(0) == null) {
+        if (rawHead == null || rawLength == null) {
           throw new StorageException("the response head of request " + id() + " is missing");
         }
-        ResponseHead head = Encoding.responseHead(fields.get(0));
-        long length = Long.parseLong(Encoding.string(fields.get(1)));
-        byte[] inline = fields.get(2);
+        ResponseHead head = Encoding.responseHead(rawHead);
+        long length = Long.parseLong(Encoding.string(rawLength));
         MessageBody response =
             inline != null
                 ? MessageBody.of(inline)
@@ -576,19 +576,21 @@ final class RedisBroker implements RequestBroker {
   /** Returns once the owner node has relayed the whole response (or throws if it could not). */
   private void awaitRelayed(String key, String requestId, Signals.Wakeup ended) throws IOException {
     while (true) {
-      byte[] state = redis.call(() -> redis.commands().hget(key, "s"));
-      String value = state == null ? "" : Encoding.string(state);
-      if (value.equals("D")) {
-        return;
-      } else if (!value.equals("S")) {
-        throw new ClientGoneException("the client of request " + requestId + " left");
-      }
+      // The owner's end (FINISH) signals this node, and the watch began before the response did:
+      // wait first, then look (a signal that came before the wait is kept).
       boolean signalled;
       try {
         signalled = ended.await(settings.livenessCheck().toMillis());
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         throw new java.io.InterruptedIOException("interrupted while the response was relayed");
+      }
+      byte[] state = redis.call(() -> redis.commands().hget(key, "s"));
+      String value = state == null ? "" : Encoding.string(state);
+      if (value.equals("D")) {
+        return;
+      } else if (!value.equals("S")) {
+        throw new ClientGoneException("the client of request " + requestId + " left");
       }
       if (!signalled) {
         try {
