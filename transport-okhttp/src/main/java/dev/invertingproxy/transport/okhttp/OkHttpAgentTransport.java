@@ -52,9 +52,10 @@ import org.jspecify.annotations.Nullable;
  * <p>Two clients are derived from one base client (sharing its dispatcher):
  *
  * <ul>
- *   <li>the <b>proxy client</b> (the base's connection pool) never follows redirects, never
- *       retries (streamed bodies are one-shot), has no call timeout and a read and write timeout
- *       of {@code pollTimeout + 5 s}; every call carries {@code X-Inverting-Proxy-Backend-ID} and
+ *   <li>the <b>proxy client</b> (the base's connection pool) never follows redirects, sends a
+ *       poll or read (GET) again only when its pooled connection had been closed before any
+ *       answer, never a response post (its body streams once), has no call timeout and a read
+ *       and write timeout of {@code pollTimeout + 5 s}; every call carries {@code X-Inverting-Proxy-Backend-ID} and
  *       the headers of {@link AgentTransportConfig#proxyHeaders()}, asked for per call;
  *   <li>the <b>backend client</b> speaks HTTP/1.1 only, directly (no proxy), never follows
  *       redirects, has no cookie jar, no cache, no authenticator, none of the base client's
@@ -102,6 +103,13 @@ public final class OkHttpAgentTransport implements AgentTransport {
 
   private final AgentTransportConfig config;
   private final OkHttpClient proxyClient;
+
+  /**
+   * The proxy client for polls and reads (GET): sent again when a pooled connection turns out
+   * closed (by the proxy or a load balancer in front of it, after idling). Safe: the proxy offers
+   * again what a lost poll held, and gives back a claim whose answer could not be written.
+   */
+  private final OkHttpClient proxyPollClient;
   private final OkHttpClient backendClient;
 
   /**
@@ -161,6 +169,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
             .writeTimeout(longPoll)
             .cache(null)
             .build();
+    this.proxyPollClient = proxyClient.newBuilder().retryOnConnectionFailure(true).build();
 
     OkHttpClient.Builder backendBuilder =
         base.newBuilder()
@@ -256,7 +265,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
   public List<String> listPending(String backendId) throws IOException {
     Request request = proxyRequest(pendingUrl, backendId, null).get().build();
     long start = System.nanoTime();
-    Call call = newCall(proxyClient, request);
+    Call call = newCall(proxyPollClient, request);
     try (Response response = call.execute()) {
       requireOk(response, "GET agent/pending");
       proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
@@ -288,7 +297,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
   @Override
   public List<String> listCancelled(String backendId) throws IOException {
     Request request = proxyRequest(cancelledUrl, backendId, null).get().build();
-    Call call = newCall(proxyClient, request);
+    Call call = newCall(proxyPollClient, request);
     try (Response response = call.execute()) {
       requireOk(response, "GET agent/cancelled");
       return parsePending(readLimited(response.body().source(), PENDING_LIMIT));
@@ -316,7 +325,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
   @Override
   public WireMessage readRequest(String backendId, String requestId) throws IOException {
     Request request = proxyRequest(requestUrl, backendId, requestId).get().build();
-    WireMessage read = openRequest(newCall(proxyClient, request), "GET agent/request", backendId, requestId);
+    WireMessage read = openRequest(newCall(proxyPollClient, request), "GET agent/request", backendId, requestId);
     return Objects.requireNonNull(read, "a read is never empty");
   }
 
@@ -324,7 +333,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
   public @Nullable WireMessage nextRequest(String backendId, CancelSignal cancel)
       throws IOException {
     Request request = proxyRequest(nextUrl, backendId, null).get().build();
-    Call call = newCall(proxyClient, request);
+    Call call = newCall(proxyPollClient, request);
     cancel.onCancel(call::cancel);
     return openRequest(call, "GET agent/next", backendId, null);
   }
