@@ -26,6 +26,8 @@ import dev.invertingproxy.spi.StorageOptions;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -173,6 +175,15 @@ public abstract class AbstractStorageConformanceTest {
     }
   }
 
+  /** A bodyless request of backend {@code b1}, submitted, offered to a poll and claimed. */
+  private ParkedRequest submittedAndClaimed(RequestBroker broker, Recorder recorder) throws Exception {
+    ParkedRequest parked = request("b1");
+    broker.submit(parked, MessageBody.empty(), recorder);
+    assertThat(poll(broker, "b1")).containsExactly(parked.id());
+    broker.claim("b1", parked.id());
+    return parked;
+  }
+
   private List<String> poll(RequestBroker broker, String backend) throws Exception {
     return broker.awaitPending(backend, Duration.ofMillis(50)).get(10, TimeUnit.SECONDS);
   }
@@ -204,11 +215,8 @@ public abstract class AbstractStorageConformanceTest {
   @DisplayName("a response's head and first bytes reach the client before its body ends")
   void responseStreamsBeforeItsBodyEnds() throws Exception {
     RequestBroker broker = storage.broker();
-    ParkedRequest parked = request("b1");
     Recorder recorder = new Recorder();
-    broker.submit(parked, MessageBody.empty(), recorder);
-    assertThat(poll(broker, "b1")).containsExactly(parked.id());
-    broker.claim("b1", parked.id());
+    ParkedRequest parked = submittedAndClaimed(broker, recorder);
 
     CountDownLatch rest = new CountDownLatch(1);
     InputStream slow =
@@ -234,7 +242,7 @@ public abstract class AbstractStorageConformanceTest {
                 }
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException();
+                throw new InterruptedIOException();
               }
             }
             int end = position < 3 ? 3 : bytes.length; // "hel", then (later) "lo"
@@ -250,7 +258,7 @@ public abstract class AbstractStorageConformanceTest {
               try {
                 broker.deliver("b1", parked.id(), ok(), MessageBody.of(slow, 5, Headers::empty));
               } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                throw new UncheckedIOException(e);
               }
             });
     assertThat(recorder.head.get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
@@ -510,11 +518,8 @@ public abstract class AbstractStorageConformanceTest {
   @DisplayName("a request given back by a failed agent is offered again once, then fails")
   void releasedRequestIsOfferedAgainOnce() throws Exception {
     RequestBroker broker = storage.broker();
-    ParkedRequest parked = request("b1");
     Recorder recorder = new Recorder();
-    broker.submit(parked, MessageBody.empty(), recorder);
-    assertThat(poll(broker, "b1")).containsExactly(parked.id());
-    broker.claim("b1", parked.id());
+    ParkedRequest parked = submittedAndClaimed(broker, recorder);
     CompletableFuture<List<String>> waiting = broker.awaitPending("b1", Duration.ofSeconds(20));
     assertThat(broker.release("b1", parked.id(), new AgentFailedException("agent died"))).isTrue();
     assertThat(waiting.get(10, TimeUnit.SECONDS)).containsExactly(parked.id());
