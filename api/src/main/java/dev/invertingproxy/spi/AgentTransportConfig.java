@@ -62,6 +62,26 @@ public record AgentTransportConfig(
         DEFAULT_BACKEND_KEEP_ALIVE);
   }
 
+  /** A configuration with the default {@link #backendKeepAlive()} (the 0.1 constructor). */
+  public AgentTransportConfig(
+      URI proxy,
+      URI backend,
+      Duration pollTimeout,
+      int maxInFlight,
+      Supplier<Headers> proxyHeaders,
+      Duration backendIdleTimeout,
+      Duration backendTotalTimeout) {
+    this(
+        proxy,
+        backend,
+        pollTimeout,
+        maxInFlight,
+        proxyHeaders,
+        backendIdleTimeout,
+        backendTotalTimeout,
+        DEFAULT_BACKEND_KEEP_ALIVE);
+  }
+
   /** This configuration with another {@link #backendKeepAlive()}. */
   public AgentTransportConfig withBackendKeepAlive(Duration keepAlive) {
     return new AgentTransportConfig(

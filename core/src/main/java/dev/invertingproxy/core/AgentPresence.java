@@ -10,8 +10,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * The engine's bookkeeping of agent presence in the registry, coalesced: an agent's polls and
  * answers are recorded at most once per {@link #RESOLUTION} per backend from this node, and a
  * "recently seen" read is reused for as long. With a shared store (Redis) every record and read is
- * a round trip; per request these were several. Times stay accurate to {@link #RESOLUTION}, far
- * inside the liveness window (long poll + grace, 30 s by default). A "not seen" read is never
+ * a round trip; per request these were several. Times stay accurate to {@link #RESOLUTION}; the
+ * engine adds that much to its liveness window (long poll + grace, 30 s by default) when it checks
+ * recorded presence (a poll that starts within a second of the last record is recorded when it
+ * ends). A "not seen" read is never
  * reused: an agent that just connected is served at once. An agent polling this node counts as
  * seen here without asking the registry (which may also have lost the record: Redis restarted).
  * A record that could not be written is tried again at the next poll.

@@ -100,7 +100,9 @@ public final class ProxyEngine implements AutoCloseable {
     this.presence = new AgentPresence(registry);
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     if (builder.routeByRegistry) {
-      RegistryRouter router = RegistryRouter.of(registry, livenessWindow, builder.clock);
+      // Presence is recorded at most once per AgentPresence.RESOLUTION: allow that much slack.
+      RegistryRouter router =
+          RegistryRouter.of(registry, livenessWindow.plus(AgentPresence.RESOLUTION), builder.clock);
       BackendResolver fallback = builder.resolver;
       // Single-backend mode until the first record is registered, if a fallback was given.
       this.resolver =
@@ -179,12 +181,12 @@ public final class ProxyEngine implements AutoCloseable {
     Instant now = clock.instant();
     Optional<Instant> seen;
     try {
-      seen = presence.lastSeen(backend, now, livenessWindow);
+      seen = presence.lastSeen(backend, now, presenceWindow());
     } catch (InvertingProxyException e) {
       respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
       return Cancellable.NONE;
     }
-    if (seen.isEmpty() || seen.get().isBefore(now.minus(livenessWindow))) {
+    if (seen.isEmpty() || seen.get().isBefore(now.minus(presenceWindow()))) {
       respondError(
           client,
           503,
@@ -741,6 +743,14 @@ public final class ProxyEngine implements AutoCloseable {
       size += field.name().length() + field.value().length() + 4;
     }
     return size;
+  }
+
+  /**
+   * The liveness window as checked against recorded presence: a poll's start may go unrecorded
+   * for up to {@link AgentPresence#RESOLUTION} (coalesced), so that much is added.
+   */
+  private Duration presenceWindow() {
+    return livenessWindow.plus(AgentPresence.RESOLUTION);
   }
 
   /** The client calls waiting for an answer (for tests: none must stay once answered). */

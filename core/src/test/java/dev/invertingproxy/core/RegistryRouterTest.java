@@ -318,9 +318,10 @@ class RegistryRouterTest {
       engine.handle(stale);
       assertThat(stale.status.get()).isEqualTo(503);
 
-      // within long poll + grace (25 s) the shared backend is live; alice's is 26 s old: stale
-      registry.agentSeen("shared", NOW.minusSeconds(25));
-      registry.agentSeen("alice-laptop", NOW.minusSeconds(26));
+      // within long poll + grace (25 s, plus 1 s as presence is recorded once a second) the
+      // shared backend is live; alice's is 27 s old: stale
+      registry.agentSeen("shared", NOW.minusSeconds(26));
+      registry.agentSeen("alice-laptop", NOW.minusSeconds(27));
       engine.handle(exchange("alice", "/app/x"));
       assertThat(submitted.get()).isEqualTo("shared");
 

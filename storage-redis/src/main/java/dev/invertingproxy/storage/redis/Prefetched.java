@@ -7,19 +7,21 @@ import java.io.InputStream;
 import java.io.SequenceInputStream;
 
 /**
- * The start of a body of known, small length, read without waiting for more than its first
- * bytes: either the whole body (it can travel inline, with its head) or what was read so far
- * followed by the rest of the stream.
+ * A body of known, small length that is already all there (nothing to wait for), taken whole so
+ * it can travel inline with its head; any other body is left to stream.
  *
  * @param bytes the whole body when {@code whole}
  * @param whole whether {@code bytes} is all of the body
- * @param rest the body to stream when not {@code whole} (its first bytes included)
+ * @param rest the body to stream when not {@code whole}
  */
 record Prefetched(byte[] bytes, boolean whole, MessageBody rest) {
   private static final byte[] NONE = new byte[0];
 
-  /** Reads the start of {@code body} if its length is known and at most {@code max} bytes. */
-  static Prefetched read(MessageBody body, int max) throws IOException {
+  /**
+   * Takes {@code body} whole if its length is known, at most {@code max} bytes, and all of it can
+   * be read without waiting; never blocks otherwise (the head must not wait for the body).
+   */
+  static Prefetched read(MessageBody body, int max) {
     long length = body.contentLength();
     if (length < 0 || length > max) {
       return new Prefetched(NONE, false, body);
@@ -28,22 +30,29 @@ record Prefetched(byte[] bytes, boolean whole, MessageBody rest) {
       return new Prefetched(NONE, true, body);
     }
     InputStream in = body.stream();
-    byte[] buffer = new byte[(int) length];
-    int n = in.read(buffer, 0, buffer.length); // the one read that may wait
-    if (n > 0) {
-      while (n < buffer.length && in.available() > 0) {
-        int more = in.read(buffer, n, buffer.length - n);
-        if (more <= 0) {
-          break;
-        }
-        n += more;
+    try {
+      if (in.available() < length) {
+        return new Prefetched(NONE, false, body);
       }
+      byte[] bytes = in.readNBytes((int) length); // all there: no wait
+      if (bytes.length == length) {
+        return new Prefetched(bytes, true, body);
+      }
+      // available() promised more than came: stream what did, then the stream's own end
+      InputStream started = new SequenceInputStream(new ByteArrayInputStream(bytes), in);
+      return new Prefetched(NONE, false, MessageBody.of(started, length, body::trailers));
+    } catch (IOException e) {
+      // Let the stream report it where a streamed body reports failures (a cut response).
+      return new Prefetched(NONE, false, MessageBody.of(failing(e), length, body::trailers));
     }
-    if (n == buffer.length) {
-      return new Prefetched(buffer, true, body);
-    }
-    InputStream started =
-        new SequenceInputStream(new ByteArrayInputStream(buffer, 0, Math.max(0, n)), in);
-    return new Prefetched(NONE, false, MessageBody.of(started, length, body::trailers));
+  }
+
+  private static InputStream failing(IOException failure) {
+    return new InputStream() {
+      @Override
+      public int read() throws IOException {
+        throw failure;
+      }
+    };
   }
 }

@@ -434,6 +434,9 @@ final class RedisBroker implements RequestBroker {
                               () ->
                                   redis.commands()
                                       .rpush(notices, ids.stream().map(Redis::bytes).toArray(byte[][]::new)));
+                          // wake the other polls for these notices, on any node
+                          redis.call(
+                              () -> redis.commands().publish(redis.cancelChannel(), Redis.bytes(backend)));
                         }
                       },
                       timer,

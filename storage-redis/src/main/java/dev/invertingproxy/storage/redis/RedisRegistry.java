@@ -2,7 +2,10 @@ package dev.invertingproxy.storage.redis;
 
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
+import dev.invertingproxy.StorageException;
 import io.lettuce.core.ScriptOutputType;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -25,6 +28,8 @@ import org.jspecify.annotations.Nullable;
  * message arrives and within {@code cacheTtl} in any case. Agents' times are never cached.
  */
 final class RedisRegistry implements BackendRegistry {
+  private static final Logger LOGGER = System.getLogger(RedisRegistry.class.getName());
+
   private final Redis redis;
   private final long cacheTtlNanos;
   private final AtomicLong generation = new AtomicLong();
@@ -61,7 +66,12 @@ final class RedisRegistry implements BackendRegistry {
 
   private void changed(String backendId) {
     invalidate();
-    redis.call(() -> redis.commands().publish(redis.registryChannel(), Redis.bytes(backendId)));
+    try {
+      redis.call(() -> redis.commands().publish(redis.registryChannel(), Redis.bytes(backendId)));
+    } catch (StorageException e) {
+      // written, not announced: other nodes see it when their copies expire (cacheTtl)
+      LOGGER.log(Level.WARNING, () -> "backend " + backendId + " changed, not announced: " + e.getMessage());
+    }
   }
 
   @Override
@@ -77,7 +87,10 @@ final class RedisRegistry implements BackendRegistry {
   @Override
   public Optional<BackendRecord> get(String backendId) {
     Objects.requireNonNull(backendId, "backendId");
-    byte[] stored = records().get(backendId);
+    byte[] stored =
+        cacheTtlNanos > 0
+            ? records().get(backendId)
+            : redis.call(() -> redis.commands().hget(redis.backends(), backendId));
     if (stored == null) {
       return Optional.empty();
     }

@@ -1,6 +1,8 @@
 package dev.invertingproxy.storage.redis;
 
 import dev.invertingproxy.StorageException;
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -25,6 +27,8 @@ import java.util.concurrent.TimeUnit;
  * <p>This class is thread-safe.
  */
 final class WaitQueue {
+  private static final Logger LOGGER = System.getLogger(WaitQueue.class.getName());
+
   /** The queue in Redis. */
   interface Source {
     /**
@@ -157,7 +161,7 @@ final class WaitQueue {
         waiter = waiters.pollFirst();
       }
       if (waiter == null) {
-        source.giveBack(List.copyOf(ids.subList(from, ids.size())));
+        giveBack(List.copyOf(ids.subList(from, ids.size())));
         return;
       }
       if (waiter.future().isDone()) {
@@ -174,13 +178,26 @@ final class WaitQueue {
     Runnable task =
         () -> {
           if (!waiter.future().complete(share)) {
-            source.giveBack(share); // it ended just now
+            giveBack(share); // it ended just now
           }
         };
     try {
       handoff.execute(task);
     } catch (RejectedExecutionException saturated) {
       task.run();
+    }
+  }
+
+  /**
+   * Puts IDs back; if Redis fails meanwhile they are not lost: pending IDs are offered again after
+   * the re-offer delay (cancel notices are, at worst, not delivered: the agent's call then finds
+   * the request gone when it answers).
+   */
+  private void giveBack(List<String> ids) {
+    try {
+      source.giveBack(ids);
+    } catch (RuntimeException e) {
+      LOGGER.log(Level.WARNING, () -> "could not give back " + ids.size() + " IDs: " + e.getMessage());
     }
   }
 

@@ -2,10 +2,12 @@ package dev.invertingproxy.storage.redis;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import java.io.ByteArrayInputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.SequenceInputStream;
 import org.junit.jupiter.api.Test;
@@ -27,16 +29,36 @@ class PrefetchedTest {
   }
 
   @Test
-  void aBodyWhoseRestIsNotThereYetStreamsWithItsFirstBytes() throws Exception {
-    // Two streams in sequence: available() is 0 at the seam, as for bytes still on their way.
+  void aBodyNotAllThereIsNeitherWaitedForNorTouched() throws Exception {
+    // Two streams in sequence: available() covers only the first, as for bytes still on their way.
     InputStream arriving =
         new SequenceInputStream(
             new ByteArrayInputStream("hel".getBytes(UTF_8)),
             new ByteArrayInputStream("lo".getBytes(UTF_8)));
-    Prefetched start = Prefetched.read(MessageBody.of(arriving, 5, Headers::empty), 64);
+    MessageBody body = MessageBody.of(arriving, 5, Headers::empty);
+    Prefetched start = Prefetched.read(body, 64);
     assertThat(start.whole()).isFalse();
-    assertThat(start.rest().contentLength()).isEqualTo(5);
+    assertThat(start.rest()).isSameAs(body);
     assertThat(new String(start.rest().stream().readAllBytes(), UTF_8)).isEqualTo("hello");
+  }
+
+  @Test
+  void aStreamThatFailsReportsItWhereAStreamedBodyWould() throws Exception {
+    InputStream broken =
+        new InputStream() {
+          @Override
+          public int read() throws IOException {
+            throw new IOException("the agent left");
+          }
+
+          @Override
+          public int available() throws IOException {
+            throw new IOException("the agent left");
+          }
+        };
+    Prefetched start = Prefetched.read(MessageBody.of(broken, 5, Headers::empty), 64);
+    assertThat(start.whole()).isFalse();
+    assertThatThrownBy(() -> start.rest().stream().read()).hasMessage("the agent left");
   }
 
   @Test

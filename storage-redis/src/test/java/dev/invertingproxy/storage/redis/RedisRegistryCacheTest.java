@@ -68,7 +68,8 @@ class RedisRegistryCacheTest {
         RedisStorage b = node()) {
       BackendRegistry onA = a.registry();
       BackendRegistry onB = b.registry();
-      assertThat(onB.list()).isEmpty(); // B now holds an (empty) copy
+      assertThat(onA.list()).isEmpty(); // both now hold an (empty) copy
+      assertThat(onB.list()).isEmpty();
 
       onA.put(record("b1", "agent@x"));
       assertThat(onA.get("b1")).isPresent(); // the writer's own copy is dropped at once

@@ -15,12 +15,13 @@ import org.jspecify.annotations.Nullable;
  * ForwardTag} tag (original order, case and values, plus the framing header); so no {@code
  * User-Agent}, {@code Accept-Encoding}, {@code Connection} or cookie is added.
  *
- * <p>Response: its status line and headers are recorded in the tag exactly as received. Two
+ * <p>Response: its status line and headers are recorded in the tag exactly as received. Three
  * responses would otherwise be acted on by OkHttp's retry-and-follow-up step, which runs above the
- * network interceptors: a {@code 407} (it throws, as no HTTP proxy is in use) and a {@code 503}
- * with {@code Retry-After: 0} (it repeats the request). The copy handed up is defused (407 becomes
- * 400; Retry-After removed); the transport builds its {@code ResponseHead} from the tag, so callers
- * see the backend's response unchanged.
+ * network interceptors: a {@code 407} (it throws, as no HTTP proxy is in use), a {@code 503} with
+ * {@code Retry-After: 0} and, for a client that retries on connection failures (replayable
+ * requests), a {@code 408} (it repeats the request). The copy handed up is defused (407 and 408
+ * become 400; Retry-After removed); the transport builds its {@code ResponseHead} from the tag, so
+ * callers see the backend's response unchanged.
  *
  * <p>This class is thread-safe (stateless; state lives in the per-call tag).
  */
@@ -35,7 +36,7 @@ final class ExactRequestInterceptor implements Interceptor {
     }
     Response response = chain.proceed(request.newBuilder().headers(tag.headers).build());
     tag.record(response);
-    if (response.code() == 407) {
+    if (response.code() == 407 || response.code() == 408) {
       return response.newBuilder().code(400).build();
     }
     if (response.code() == 503 && response.header("Retry-After") != null) {

@@ -201,11 +201,11 @@ public final class OkHttpAgentTransport implements AgentTransport {
    * after 10 s idle.)
    */
   private static ConnectionPool backendPool(AgentTransportConfig config) {
-    long keepAlive = config.backendKeepAlive().toMillis();
+    long keepAlive = config.backendKeepAlive().toNanos();
     if (keepAlive == 0) {
-      return new ConnectionPool(0, 1, TimeUnit.MILLISECONDS); // closed as soon as idle
+      return new ConnectionPool(0, 1, TimeUnit.NANOSECONDS); // closed as soon as idle
     }
-    return new ConnectionPool(config.maxInFlight(), keepAlive, TimeUnit.MILLISECONDS);
+    return new ConnectionPool(config.maxInFlight(), keepAlive, TimeUnit.NANOSECONDS);
   }
 
   /**

@@ -464,6 +464,20 @@ class ForwardTest {
   }
 
   @Test
+  void requestTimeoutOfAReplayableRequestIsRelayedNotRepeated() throws Exception {
+    backend.enqueue(
+        new MockResponse.Builder().code(408).addHeader("Connection", "close").body("slow").build());
+    backend.enqueue(new MockResponse.Builder().body("second").build());
+
+    BackendResponse response = transport.forward(head("GET", "/", "Host: h"), MessageBody.empty());
+    try (response) {
+      assertThat(response.head().status()).isEqualTo(408);
+      assertThat(new String(response.body().stream().readAllBytes(), UTF_8)).isEqualTo("slow");
+    }
+    assertThat(backend.getRequestCount()).isEqualTo(1);
+  }
+
+  @Test
   void postIsNotSentTwice() throws Exception {
     // The backend may have acted on it before the connection closed: the agent cannot know.
     backendClosesTheSecondExchangeOfAConnection();
