@@ -156,8 +156,7 @@ final class Wrk {
 
   /**
    * Starts wrk against {@code url}; {@link Running#await} returns its report. With {@code
-   * statusScript} (see {@link #statusScript}), failed answers are described; the script costs wrk
-   * some speed, so the direct runs go without it.
+   * statusScript} (see {@link #statusScript}), failed answers are described.
    */
   static Running start(String url, int connections, Duration duration, @Nullable Path statusScript)
       throws IOException {
