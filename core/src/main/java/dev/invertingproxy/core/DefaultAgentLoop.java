@@ -85,7 +85,9 @@ public final class DefaultAgentLoop implements AgentLoop {
           return size() > SEEN_IDS;
         }
       };
-  private final Thread poller;
+  private volatile Thread poller;
+  /** True while a thread lists requests (v1 polls); at most one does. */
+  private final AtomicBoolean listing = new AtomicBoolean(true);
   private final Thread cancelPoller;
   private final AtomicBoolean cancelPolling = new AtomicBoolean();
   private final ConcurrentHashMap<String, CancelSignal> signals = new ConcurrentHashMap<>();
@@ -290,9 +292,34 @@ public final class DefaultAgentLoop implements AgentLoop {
       try {
         permits.acquire();
       } catch (InterruptedException interrupted) {
+        listing.set(false);
         return;
       }
+      listing.set(false); // before the poller starts: it may need to fall back at once
       startPoller();
+    } else {
+      listing.set(false);
+    }
+  }
+
+  /**
+   * The proxy (a node behind the same address, after a rollback or during a mixed deploy) no
+   * longer serves {@code agent/next}: list requests again, as in v1, until a list answer
+   * announces the extension again. At most one thread lists.
+   */
+  private void fallBackToListing(int status) {
+    if (!running() || !listing.compareAndSet(false, true)) {
+      return;
+    }
+    LOGGER.log(
+        Level.INFO,
+        () -> "the proxy answered agent/next with " + status + ": listing requests again (v1)");
+    Thread lister = new Thread(this::pollLoop, "inverting-proxy-agent-poll");
+    lister.setDaemon(true);
+    poller = lister;
+    lister.start();
+    if (!running()) {
+      lister.interrupt(); // close() may have interrupted the previous poller just now
     }
   }
 
@@ -307,6 +334,9 @@ public final class DefaultAgentLoop implements AgentLoop {
     }
   }
 
+  /** Statuses saying a proxy has no {@code agent/next}: not found, method not allowed, not implemented. */
+  private static final Set<Integer> NOT_SERVED = Set.of(404, 405, 501);
+
   /**
    * A worker of the extension {@code next-request}: polls {@code agent/next}, which answers with
    * a claimed request, serves it, and polls again. While it serves, another poller is started if
@@ -315,6 +345,7 @@ public final class DefaultAgentLoop implements AgentLoop {
    */
   private void nextLoop() {
     int failures = 0;
+    int notServed = 0;
     try {
       while (running()) {
         WireMessage wire;
@@ -336,6 +367,10 @@ public final class DefaultAgentLoop implements AgentLoop {
               && refused.status() == 429
               && waitingPolls.get() > 1) {
             return; // the proxy has enough of our polls, and another one is open
+          }
+          if (e instanceof ProxyCallException refused && NOT_SERVED.contains(refused.status())) {
+            notServed = refused.status();
+            return; // no agent/next here (any more): back to listing, below
           }
           // Otherwise this poller retries, with back-off: retiring on errors could leave none.
           connected = false;
@@ -368,6 +403,9 @@ public final class DefaultAgentLoop implements AgentLoop {
     } finally {
       pollers.decrementAndGet();
       permits.release();
+      if (notServed != 0) {
+        fallBackToListing(notServed);
+      }
     }
   }
 

@@ -1,5 +1,9 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.spi.CancelSignal;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.invertingproxy.AgentLoop;
@@ -381,6 +385,54 @@ class DefaultAgentLoopTest {
     int afterwards = cancelPolls.get();
     Thread.sleep(300);
     assertThat(cancelPolls.get()).isEqualTo(afterwards); // idle again: no more cancel polls
+  }
+
+  @Test
+  @DisplayName("next-request: a proxy that stops serving agent/next (rollback) gets listed again, v1")
+  void fallsBackToListingWhenNextIsGone() throws Exception {
+    AtomicBoolean announced = new AtomicBoolean(true);
+    AtomicInteger refusedNext = new AtomicInteger();
+    NextTransport next =
+        new NextTransport() {
+          @Override
+          public Set<String> proxyCapabilities() {
+            return announced.get() ? Set.of(AgentTransport.NEXT_REQUEST) : Set.of();
+          }
+
+          @Override
+          public WireMessage nextRequest(String backendId, CancelSignal cancel) throws IOException {
+            if (!announced.get()) {
+              refusedNext.incrementAndGet();
+              throw new ProxyCallException(404, "no such endpoint");
+            }
+            return super.nextRequest(backendId, cancel);
+          }
+        };
+    loop = DefaultAgentLoop.builder().transport(next).backendId("b1").maxInFlight(4).build();
+    loop.start();
+    next.requests.put("n1", wire("GET", "/n1", "", ""));
+    next.nextIds.add("n1");
+    assertThat(next.posted("n1")).startsWith("HTTP/1.1 200");
+    int listsBefore = next.polls.get();
+
+    announced.set(false); // the node behind the proxy's address is an older one now
+    next.requests.put("v1", wire("GET", "/v1", "", ""));
+    next.offer("v1");
+
+    assertThat(next.posted("v1")).startsWith("HTTP/1.1 200");
+    assertThat(next.reads.get()).isEqualTo(1); // read as in v1
+    assertThat(next.polls.get()).isGreaterThan(listsBefore);
+    Thread.sleep(200);
+    int refused = refusedNext.get();
+    Thread.sleep(300);
+    assertThat(refusedNext.get()).isEqualTo(refused); // no more next polls while listing
+
+    announced.set(true); // upgraded again: the next list answer switches back
+    next.requests.put("n2", wire("GET", "/n2", "", ""));
+    next.nextIds.add("n2");
+    assertThat(next.posted("n2")).startsWith("HTTP/1.1 200");
+    assertThat(next.reads.get()).isEqualTo(1);
+    assertThat(next.forwardedHeads).extracting(RequestHead::target).containsExactly("/n1", "/v1", "/n2");
   }
 
   /** A proxy announcing next-request: next polls take IDs from a queue, or end empty after 50 ms. */
