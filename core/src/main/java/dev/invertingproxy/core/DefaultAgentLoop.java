@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -88,6 +89,7 @@ public final class DefaultAgentLoop implements AgentLoop {
   private volatile Thread poller;
   /** True while a thread lists requests (v1 polls); at most one does. */
   private final AtomicBoolean listing = new AtomicBoolean(true);
+  private final AtomicBoolean fellBack = new AtomicBoolean();
   private final Thread cancelPoller;
   private final AtomicBoolean cancelPolling = new AtomicBoolean();
   private final ConcurrentHashMap<String, CancelSignal> signals = new ConcurrentHashMap<>();
@@ -311,15 +313,22 @@ public final class DefaultAgentLoop implements AgentLoop {
     if (!running() || !listing.compareAndSet(false, true)) {
       return;
     }
+    // Once at INFO; a load balancer alternating old and new nodes would repeat it.
+    Level level = fellBack.getAndSet(true) ? Level.DEBUG : Level.INFO;
     LOGGER.log(
-        Level.INFO,
+        level,
         () -> "the proxy answered agent/next with " + status + ": listing requests again (v1)");
-    Thread lister = new Thread(this::pollLoop, "inverting-proxy-agent-poll");
-    lister.setDaemon(true);
-    poller = lister;
-    lister.start();
-    if (!running()) {
-      lister.interrupt(); // close() may have interrupted the previous poller just now
+    try {
+      Thread lister = new Thread(this::pollLoop, "inverting-proxy-agent-poll");
+      lister.setDaemon(true);
+      poller = lister;
+      lister.start();
+      if (!running()) {
+        lister.interrupt(); // close() may have interrupted the previous poller just now
+      }
+    } catch (RuntimeException | Error e) {
+      listing.set(false); // no lister: the next refused poll tries again
+      throw e;
     }
   }
 
@@ -336,6 +345,14 @@ public final class DefaultAgentLoop implements AgentLoop {
 
   /** Statuses saying a proxy has no {@code agent/next}: not found, method not allowed, not implemented. */
   private static final Set<Integer> NOT_SERVED = Set.of(404, 405, 501);
+
+  private static void closeQuietly(WireMessage wire) {
+    try {
+      wire.close();
+    } catch (IOException | RuntimeException ignored) {
+      // nothing to keep from it
+    }
+  }
 
   /**
    * A worker of the extension {@code next-request}: polls {@code agent/next}, which answers with
@@ -389,10 +406,18 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
           continue;
         }
+        Optional<String> requestId = wire.headers().first(ProtocolHeaders.REQUEST_ID);
+        if (requestId.isEmpty()) {
+          // Not an agent/next answer: a server that takes any call for a list call (the reference
+          // server, behind the same address in a mixed deploy). Never poll it in a loop.
+          closeQuietly(wire);
+          notServed = 200;
+          return;
+        }
         if (waitingPolls.get() == 0 && running() && permits.tryAcquire()) {
           startPoller(); // keep a poll open while this worker serves
         }
-        String id = wire.headers().first(ProtocolHeaders.REQUEST_ID).orElse("?");
+        String id = requestId.get();
         countUp();
         try {
           handle(id, wire);

@@ -1,9 +1,5 @@
 package dev.invertingproxy.core;
 
-import dev.invertingproxy.spi.ProxyCallException;
-import dev.invertingproxy.spi.CancelSignal;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.Set;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.invertingproxy.AgentLoop;
@@ -12,6 +8,8 @@ import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.spi.AgentTransport;
+import dev.invertingproxy.spi.CancelSignal;
+import dev.invertingproxy.spi.ProxyCallException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -21,10 +19,12 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
@@ -433,6 +433,37 @@ class DefaultAgentLoopTest {
     assertThat(next.posted("n2")).startsWith("HTTP/1.1 200");
     assertThat(next.reads.get()).isEqualTo(1);
     assertThat(next.forwardedHeads).extracting(RequestHead::target).containsExactly("/n1", "/v1", "/n2");
+  }
+
+  @Test
+  @DisplayName("next-request: a list answer to agent/next (the reference server) sends the agent back to listing")
+  void aListAnswerToANextPollIsNotPolledInALoop() throws Exception {
+    AtomicBoolean announced = new AtomicBoolean(true);
+    AtomicInteger nextPolls = new AtomicInteger();
+    NextTransport next =
+        new NextTransport() {
+          @Override
+          public Set<String> proxyCapabilities() {
+            return announced.get() ? Set.of(AgentTransport.NEXT_REQUEST) : Set.of();
+          }
+
+          @Override
+          public WireMessage nextRequest(String backendId, CancelSignal cancel) {
+            nextPolls.incrementAndGet();
+            announced.set(false);
+            // The reference server answers any call with the backend header as a list call.
+            return new WireMessage(
+                Headers.empty(), new ByteArrayInputStream("[]".getBytes(StandardCharsets.UTF_8)));
+          }
+        };
+    loop = DefaultAgentLoop.builder().transport(next).backendId("b1").maxInFlight(4).build();
+    loop.start();
+    next.requests.put("v1", wire("GET", "/v1", "", ""));
+    next.offer("v1");
+    assertThat(next.posted("v1")).startsWith("HTTP/1.1 200");
+    Thread.sleep(300);
+    assertThat(nextPolls.get()).isEqualTo(1); // once, not in a loop
+    assertThat(next.reads.get()).isEqualTo(1);
   }
 
   /** A proxy announcing next-request: next polls take IDs from a queue, or end empty after 50 ms. */

@@ -43,15 +43,20 @@ record Prefetched(byte[] bytes, boolean whole, MessageBody rest) {
       return new Prefetched(NONE, false, MessageBody.of(started, length, body::trailers));
     } catch (IOException e) {
       // Let the stream report it where a streamed body reports failures (a cut response).
-      return new Prefetched(NONE, false, MessageBody.of(failing(e), length, body::trailers));
+      return new Prefetched(NONE, false, MessageBody.of(failing(e, in), length, body::trailers));
     }
   }
 
-  private static InputStream failing(IOException failure) {
+  private static InputStream failing(IOException failure, InputStream original) {
     return new InputStream() {
       @Override
       public int read() throws IOException {
         throw failure;
+      }
+
+      @Override
+      public void close() throws IOException {
+        original.close();
       }
     };
   }

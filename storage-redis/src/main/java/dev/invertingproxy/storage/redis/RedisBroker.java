@@ -430,13 +430,15 @@ final class RedisBroker implements RequestBroker {
 
                         @Override
                         public void giveBack(List<String> ids) {
-                          redis.call(
-                              () ->
-                                  redis.commands()
-                                      .rpush(notices, ids.stream().map(Redis::bytes).toArray(byte[][]::new)));
-                          // wake the other polls for these notices, on any node
-                          redis.call(
-                              () -> redis.commands().publish(redis.cancelChannel(), Redis.bytes(backend)));
+                          List<byte[]> args = new ArrayList<>();
+                          args.add(Redis.bytes(backend));
+                          args.add(Redis.bytes(settings.requestTtl().toMillis()));
+                          ids.forEach(id -> args.add(Redis.bytes(id)));
+                          redis.eval(
+                              Scripts.GIVE_BACK_NOTICES,
+                              ScriptOutputType.INTEGER,
+                              new String[] {notices},
+                              args.toArray(new byte[0][]));
                         }
                       },
                       timer,

@@ -217,6 +217,20 @@ final class Scripts {
           return 1
           """);
 
+  /**
+   * KEYS: cancel notices. ARGV: prefix, backend, ttl, ids... Puts notices back that no poll took,
+   * bounded and expiring as CANCEL keeps them, and wakes the polls.
+   */
+  static final Script GIVE_BACK_NOTICES =
+      new Script(
+          """
+          for i = 4, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+          redis.call('LTRIM', KEYS[1], -1000, -1)
+          redis.call('PEXPIRE', KEYS[1], ARGV[3])
+          redis.call('PUBLISH', ARGV[1] .. ':cancel', ARGV[2])
+          return 1
+          """);
+
   /** KEYS: cancel notices → the notices, removed. */
   static final Script TAKE_ALL =
       new Script(

@@ -53,8 +53,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <ul>
  *   <li>the <b>proxy client</b> (the base's connection pool) never follows redirects, sends a
- *       poll or read (GET) again only when its pooled connection had been closed before any
- *       answer, never a response post (its body streams once), has no call timeout and a read
+ *       poll or read (GET) again when its connection failed before the answer's head (such as a
+ *       pooled connection the proxy had closed), never a response post (its body streams once), has no call timeout and a read
  *       and write timeout of {@code pollTimeout + 5 s}; every call carries {@code X-Inverting-Proxy-Backend-ID} and
  *       the headers of {@link AgentTransportConfig#proxyHeaders()}, asked for per call;
  *   <li>the <b>backend client</b> speaks HTTP/1.1 only, directly (no proxy), never follows
@@ -105,9 +105,11 @@ public final class OkHttpAgentTransport implements AgentTransport {
   private final OkHttpClient proxyClient;
 
   /**
-   * The proxy client for polls and reads (GET): sent again when a pooled connection turns out
-   * closed (by the proxy or a load balancer in front of it, after idling). Safe: the proxy offers
-   * again what a lost poll held, and gives back a claim whose answer could not be written.
+   * The proxy client for polls and reads (GET), with OkHttp's retry on connection failures: a
+   * poll whose connection fails before its answer's head (a pooled connection the proxy or a load
+   * balancer closed after idling, or a node that restarted mid-poll) is sent again at once, on
+   * another connection; a 408 is repeated once. Safe: the proxy offers again what a lost poll
+   * held, and gives back a claim whose answer could not be written.
    */
   private final OkHttpClient proxyPollClient;
   private final OkHttpClient backendClient;
