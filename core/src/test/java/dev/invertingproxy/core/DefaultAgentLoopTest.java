@@ -390,15 +390,9 @@ class DefaultAgentLoopTest {
   @Test
   @DisplayName("next-request: a proxy that stops serving agent/next (rollback) gets listed again, v1")
   void fallsBackToListingWhenNextIsGone() throws Exception {
-    AtomicBoolean announced = new AtomicBoolean(true);
     AtomicInteger refusedNext = new AtomicInteger();
-    NextTransport next =
-        new NextTransport() {
-          @Override
-          public Set<String> proxyCapabilities() {
-            return announced.get() ? Set.of(AgentTransport.NEXT_REQUEST) : Set.of();
-          }
-
+    AnnouncingTransport next =
+        new AnnouncingTransport() {
           @Override
           public WireMessage nextRequest(String backendId, CancelSignal cancel) throws IOException {
             if (!announced.get()) {
@@ -415,7 +409,7 @@ class DefaultAgentLoopTest {
     assertThat(next.posted("n1")).startsWith("HTTP/1.1 200");
     int listsBefore = next.polls.get();
 
-    announced.set(false); // the node behind the proxy's address is an older one now
+    next.announced.set(false); // the node behind the proxy's address is an older one now
     next.requests.put("v1", wire("GET", "/v1", "", ""));
     next.offer("v1");
 
@@ -427,7 +421,7 @@ class DefaultAgentLoopTest {
     Thread.sleep(300);
     assertThat(refusedNext.get()).isEqualTo(refused); // no more next polls while listing
 
-    announced.set(true); // upgraded again: the next list answer switches back
+    next.announced.set(true); // upgraded again: the next list answer switches back
     next.requests.put("n2", wire("GET", "/n2", "", ""));
     next.nextIds.add("n2");
     assertThat(next.posted("n2")).startsWith("HTTP/1.1 200");
@@ -438,15 +432,9 @@ class DefaultAgentLoopTest {
   @Test
   @DisplayName("next-request: a list answer to agent/next (the reference server) sends the agent back to listing")
   void aListAnswerToANextPollIsNotPolledInALoop() throws Exception {
-    AtomicBoolean announced = new AtomicBoolean(true);
     AtomicInteger nextPolls = new AtomicInteger();
-    NextTransport next =
-        new NextTransport() {
-          @Override
-          public Set<String> proxyCapabilities() {
-            return announced.get() ? Set.of(AgentTransport.NEXT_REQUEST) : Set.of();
-          }
-
+    AnnouncingTransport next =
+        new AnnouncingTransport() {
           @Override
           public WireMessage nextRequest(String backendId, CancelSignal cancel) {
             nextPolls.incrementAndGet();
@@ -464,6 +452,16 @@ class DefaultAgentLoopTest {
     Thread.sleep(300);
     assertThat(nextPolls.get()).isEqualTo(1); // once, not in a loop
     assertThat(next.reads.get()).isEqualTo(1);
+  }
+
+  /** A proxy that announces next-request while {@link #announced} is true (a deploy can change it). */
+  static class AnnouncingTransport extends NextTransport {
+    final AtomicBoolean announced = new AtomicBoolean(true);
+
+    @Override
+    public Set<String> proxyCapabilities() {
+      return announced.get() ? Set.of(AgentTransport.NEXT_REQUEST) : Set.of();
+    }
   }
 
   /** A proxy announcing next-request: next polls take IDs from a queue, or end empty after 50 ms. */
