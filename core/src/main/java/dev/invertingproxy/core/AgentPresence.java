@@ -38,20 +38,20 @@ final class AgentPresence {
   /** An agent of {@code backend} polled at {@code now}. */
   void seen(String backend, Instant now) {
     seenHere.merge(backend, now, AgentPresence::later);
-    if (due(seenWritten, backend, now)) {
-      write(seenWritten, backend, now, () -> registry.agentSeen(backend, now));
-    }
+    writeIfDue(seenWritten, backend, now, () -> registry.agentSeen(backend, now));
   }
 
   /** An agent of {@code backend} answered a request at {@code now}. */
   void used(String backend, Instant now) {
-    if (due(usedWritten, backend, now)) {
-      write(usedWritten, backend, now, () -> registry.used(backend, now));
-    }
+    writeIfDue(usedWritten, backend, now, () -> registry.used(backend, now));
   }
 
-  private static void write(
+  /** Runs {@code write} if none ran for {@code backend} within the last {@link #RESOLUTION}. */
+  private static void writeIfDue(
       ConcurrentHashMap<String, Instant> written, String backend, Instant now, Runnable write) {
+    if (!due(written, backend, now)) {
+      return;
+    }
     try {
       write.run();
     } catch (RuntimeException e) {
