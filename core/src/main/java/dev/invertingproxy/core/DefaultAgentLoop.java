@@ -612,6 +612,14 @@ public final class DefaultAgentLoop implements AgentLoop {
   private void forward(
       String id, RequestHead head, MessageBody body, OutputStream out, CancelSignal signal)
       throws IOException {
+    Optional<String> refusal = RequestTargets.refusal(head.target());
+    if (refusal.isPresent()) {
+      // A proxy that does not apply the rule (the reference server): the backend or the HTTP
+      // client would remove the dot segments, escaping the path prefix the proxy routed on.
+      LOGGER.log(Level.WARNING, () -> "[" + id + "] refused: " + refusal.get());
+      writeError(out, head.method(), 400, "the agent refused the request: " + refusal.get());
+      return;
+    }
     BackendResponse response;
     try {
       response = transport.forward(head, body, signal);

@@ -161,6 +161,12 @@ public final class ProxyEngine implements AutoCloseable {
    */
   public Cancellable handle(ClientExchange client) {
     Objects.requireNonNull(client, "client");
+    Optional<String> refusal = RequestTargets.refusal(client.head().target());
+    if (refusal.isPresent()) {
+      // Before routing: a dot segment could carry the request past the prefix it matched.
+      respondError(client, 400, refusal.get(), Headers.empty());
+      return Cancellable.NONE;
+    }
     Optional<String> backendId;
     try {
       backendId = resolver.resolve(client);

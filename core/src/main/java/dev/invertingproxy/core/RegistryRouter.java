@@ -20,7 +20,8 @@ import org.jspecify.annotations.Nullable;
  *   <li><b>Path.</b> The request's path is the raw target of {@link ClientExchange#head()} up to
  *       its first {@code ?} (the query is ignored), still percent-encoded: it is compared byte for
  *       byte, never decoded or normalized ({@code %2F} is not a segment boundary, {@code %7E} is
- *       not {@code ~}, dot segments are kept). An absolute-form target ({@code http://h/p}) is
+ *       not {@code ~}). A target with a dot segment never gets here: {@link ProxyEngine} refuses
+ *       it first ({@link RequestTargets}), so that no spelling crosses a prefix. An absolute-form target ({@code http://h/p}) is
  *       reduced to its path ({@code /p}, or {@code /} if it has none).
  *   <li><b>Prefix match, on path-segment boundaries.</b> A prefix matches a path if the path
  *       equals it or continues it with {@code /}: {@code /foo} matches {@code /foo}, {@code

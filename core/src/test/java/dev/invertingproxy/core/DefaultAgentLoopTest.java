@@ -88,6 +88,23 @@ class DefaultAgentLoopTest {
   }
 
   @Test
+  @DisplayName("a target with a dot segment is refused with 400; the backend never sees it")
+  void dotSegmentRefused() throws Exception {
+    // A proxy that does not apply the rule (the reference server) may hand one over.
+    transport.requests.put("r1", wire("GET", "/foo/%2e%2e/bar", "", ""));
+    transport.requests.put("r2", wire("GET", "/foo/ok", "", ""));
+    transport.backend = (head, body) -> response(200, head.target());
+    start(DefaultAgentLoop.builder());
+    transport.offer("r1", "r2");
+    assertThat(transport.posted("r1"))
+        .startsWith("HTTP/1.1 400 Bad Request\r\n")
+        .contains("the agent refused the request")
+        .contains("dot segment");
+    assertThat(transport.posted("r2")).startsWith("HTTP/1.1 200 OK\r\n").endsWith("/foo/ok");
+    assertThat(transport.forwardedHeads).extracting(RequestHead::target).containsExactly("/foo/ok");
+  }
+
+  @Test
   @DisplayName("no more than maxInFlight requests are forwarded at once")
   void concurrencyIsBounded() throws Exception {
     CountDownLatch release = new CountDownLatch(1);

@@ -8,6 +8,7 @@ import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.core.AgentAuthenticator;
+import dev.invertingproxy.core.RequestTargets;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -108,6 +109,12 @@ public class AdminServlet extends HttpServlet {
     String method = request.getMethod();
     String path = request.getRequestURI();
     response.setHeader("Cache-Control", "no-store");
+    Optional<String> refusal = RequestTargets.refusal(path);
+    if (refusal.isPresent()) {
+      // mapped here after the container removed dot segments: refused as on every endpoint
+      PlainAnswers.error(response, 400, refusal.get());
+      return;
+    }
     Optional<String> admin;
     try {
       admin = admins.authenticate(ContainerSupport.of(request).requestHeaders(request));

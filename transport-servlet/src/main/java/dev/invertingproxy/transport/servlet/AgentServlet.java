@@ -9,6 +9,7 @@ import dev.invertingproxy.core.AgentReadSink;
 import dev.invertingproxy.core.ErrorMapping;
 import dev.invertingproxy.core.ProtocolHeaders;
 import dev.invertingproxy.core.ProxyEngine;
+import dev.invertingproxy.core.RequestTargets;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -65,6 +66,9 @@ public class AgentServlet extends HttpServlet {
     String path = request.getRequestURI();
     String method = request.getMethod();
     try {
+      // The container mapped this call here after removing dot segments: refuse those, as the
+      // client endpoint does, so that no spelling of a path reaches another endpoint than it names.
+      RequestTargets.check(path);
       if (path.endsWith("agent/pending")) {
         if (requireMethod("GET", method, response)) {
           longPoll(request, response, engine.pending(call(request)));
