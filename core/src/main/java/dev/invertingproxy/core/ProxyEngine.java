@@ -146,6 +146,28 @@ public final class ProxyEngine implements AutoCloseable {
     return responseTimeout;
   }
 
+  /** Returns the largest request head (start line and header fields) this engine accepts. */
+  public int maxHeadBytes() {
+    return maxHeadBytes;
+  }
+
+  /**
+   * The header-size limit to set on the container that hosts this engine, for requests and
+   * responses alike: {@link #maxHeadBytes()} plus {@value #CONTAINER_HEAD_SLACK} bytes (a
+   * container counts line ends and spacing the engine does not). Below it the container would
+   * refuse heads the engine accepts (Jetty's default is 8 KiB); just above it, a head over the
+   * engine's limit reaches the engine, which answers 431 with its reason.
+   */
+  public int containerHeadLimit() {
+    return maxHeadBytes + CONTAINER_HEAD_SLACK;
+  }
+
+  /** See {@link #containerHeadLimit()}. */
+  public static final int CONTAINER_HEAD_SLACK = 1024;
+
+  /** The default of {@link Builder#maxHeadBytes}: 32 KiB. */
+  public static final int DEFAULT_MAX_HEAD_BYTES = 32 * 1024;
+
   /** Returns the storage this engine uses. */
   public Storage storage() {
     return storage;
@@ -209,7 +231,9 @@ public final class ProxyEngine implements AutoCloseable {
       respondError(
           client,
           431,
-          "request header fields too large (limit " + maxHeadBytes + " bytes)",
+          "request head (start line and header fields) larger than the limit of "
+              + maxHeadBytes
+              + " bytes",
           Headers.empty());
       return Cancellable.NONE;
     }
@@ -797,7 +821,7 @@ public final class ProxyEngine implements AutoCloseable {
     private Duration longPollTimeout = Duration.ofSeconds(25);
     private Duration responseTimeout = Duration.ofSeconds(60);
     private Duration livenessGrace = Duration.ofSeconds(5);
-    private int maxHeadBytes = 32 * 1024;
+    private int maxHeadBytes = DEFAULT_MAX_HEAD_BYTES;
     private long maxBodyBytes = -1;
     private int maxPollsPerBackend = 100;
     private Clock clock = Clock.systemUTC();

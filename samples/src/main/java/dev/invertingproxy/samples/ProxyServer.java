@@ -55,7 +55,7 @@ final class ProxyServer implements AutoCloseable {
     threads.setName("proxy");
     Server server = new Server(threads);
     ServerConnector connector =
-        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(engine)));
     connector.setHost(host);
     connector.setPort(port);
     connector.setIdleTimeout(IDLE_TIMEOUT.toMillis());

@@ -31,7 +31,7 @@ final class ProxyNode implements AutoCloseable {
             .build();
     server = new Server();
     ServerConnector connector =
-        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(engine)));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
     server.addConnector(connector);

@@ -16,8 +16,8 @@ import org.eclipse.jetty.server.HttpConfiguration;
  *
  * <pre>{@code
  * Server server = new Server();
- * ServerConnector connector =
- *     new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+ * ServerConnector connector = new ServerConnector(
+ *     server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(engine)));
  * connector.setIdleTimeout(JettyProxyHost.IDLE_TIMEOUT.toMillis());
  * server.addConnector(connector);
  * server.setHandler(JettyProxyHost.servletContext(engine)); // agents at /agent/*, clients at /*
@@ -38,12 +38,28 @@ public final class JettyProxyHost {
   private JettyProxyHost() {}
 
   /**
-   * Returns an HTTP configuration that lets raw targets such as {@code %2F} through, keeps header
-   * names in the client's case and adds no {@code Server} or {@code Date} header to relayed
-   * responses.
+   * Returns an HTTP configuration for {@code engine}: raw targets such as {@code %2F} let through,
+   * header names kept in the client's case, no {@code Server} or {@code Date} header added to
+   * relayed responses, and request and response header limits taken from the engine ({@link
+   * ProxyEngine#containerHeadLimit()}), so that every head the engine accepts passes Jetty (whose
+   * own default is 8 KiB) and a head over the engine's limit gets the engine's 431 with its reason.
+   */
+  public static HttpConfiguration httpConfiguration(ProxyEngine engine) {
+    return httpConfiguration(engine.containerHeadLimit());
+  }
+
+  /**
+   * Like {@link #httpConfiguration(ProxyEngine)}, for an engine with the default head limit (32
+   * KiB). Prefer the other form: an engine built with another {@code maxHeadBytes} needs it.
    */
   public static HttpConfiguration httpConfiguration() {
+    return httpConfiguration(ProxyEngine.DEFAULT_MAX_HEAD_BYTES + ProxyEngine.CONTAINER_HEAD_SLACK);
+  }
+
+  private static HttpConfiguration httpConfiguration(int headLimit) {
     HttpConfiguration config = new HttpConfiguration();
+    config.setRequestHeaderSize(headLimit);
+    config.setResponseHeaderSize(headLimit);
     config.setSendServerVersion(false);
     config.setSendDateHeader(false);
     config.setUriCompliance(UriCompliance.LEGACY);

@@ -73,12 +73,12 @@ class AdminApiIT {
   }
 
   /** Jetty as {@code Relay.startProxy} sets it up, with the given context. */
-  private static Server startProxy(ContextHandler context) throws Exception {
+  private Server startProxy(ContextHandler context) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(50, 4);
     threads.setName("admin-proxy");
     Server server = new Server(threads);
     ServerConnector connector =
-        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(engine)));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
     connector.setIdleTimeout(JettyProxyHost.IDLE_TIMEOUT.toMillis());

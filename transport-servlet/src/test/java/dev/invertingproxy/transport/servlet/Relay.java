@@ -104,7 +104,7 @@ final class Relay implements AutoCloseable {
     threads.setName("proxy");
     Server server = new Server(threads);
     ServerConnector connector =
-        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(engine)));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
     connector.setIdleTimeout(JettyProxyHost.IDLE_TIMEOUT.toMillis());

@@ -123,7 +123,7 @@ class TargetRuleIT {
     relay = Relay.withoutAgent(engine -> {});
     Server server = new Server();
     ServerConnector connector =
-        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration()));
+        new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(relay.engine)));
     connector.setHost("127.0.0.1");
     server.addConnector(connector);
     server.setHandler(
