@@ -69,8 +69,7 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final String backendId;
   private final URI backend;
   private final int maxInFlight;
-  private final Duration backoffBase;
-  private final Duration backoffCap;
+  private final ProxyConnection connection;
   private final Duration drainTimeout;
   private final boolean forwardUserId;
   private final int maxHeadBytes;
@@ -106,8 +105,12 @@ public final class DefaultAgentLoop implements AgentLoop {
     this.backendId = builder.backendId;
     this.backend = builder.backend;
     this.maxInFlight = builder.maxInFlight;
-    this.backoffBase = builder.backoffBase;
-    this.backoffCap = builder.backoffCap;
+    this.connection =
+        new ProxyConnection(
+            builder.proxySet ? builder.proxy.toString() : "(through the injected transport)",
+            builder.backendId,
+            builder.backoffBase,
+            builder.backoffCap);
     this.drainTimeout = builder.drainTimeout;
     this.forwardUserId = builder.forwardUserId;
     this.maxHeadBytes = builder.maxHeadBytes;
@@ -245,6 +248,7 @@ public final class DefaultAgentLoop implements AgentLoop {
         ids = transport.listPending(backendId);
         pollSince = 0;
         connected = true;
+        connection.connected();
         failures = 0;
         if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
             && cancelPolling.compareAndSet(false, true)) {
@@ -252,14 +256,14 @@ public final class DefaultAgentLoop implements AgentLoop {
         }
         // This proxy hands requests out in the poll: after these IDs, workers poll themselves.
         nextRequests = transport.proxyCapabilities().contains(AgentTransport.NEXT_REQUEST);
-      } catch (IOException | RuntimeException e) {
+      } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
         pollSince = 0;
         connected = false;
-        if (!running()) {
+        if (!running() || e instanceof InterruptedException) {
           break;
         }
         failures++;
-        if (!backOff(failures, e)) {
+        if (!pause(connection.failed(e, failures))) {
           break;
         }
         continue;
@@ -375,9 +379,10 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
           wire = transport.nextRequest(backendId, poll);
           connected = true;
+          connection.connected();
           failures = 0;
-        } catch (IOException | RuntimeException e) {
-          if (!running() || poll.isCancelled()) {
+        } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
+          if (!running() || poll.isCancelled() || e instanceof InterruptedException) {
             return;
           }
           if (e instanceof ProxyCallException refused
@@ -392,7 +397,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           // Otherwise this poller retries, with back-off: retiring on errors could leave none.
           connected = false;
           failures++;
-          if (!backOff(failures, e)) {
+          if (!pause(connection.failed(e, failures))) {
             return;
           }
           continue;
@@ -461,45 +466,31 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
         }
         failures = 0;
-      } catch (IOException | RuntimeException e) {
-        if (!running()) {
+      } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
+        if (!running() || e instanceof InterruptedException) {
           return;
         }
         failures++;
-        try {
-          Thread.sleep(backoffMillis(failures));
-        } catch (InterruptedException interrupted) {
+        // The list or next polls report the connection's state; this one only waits alike.
+        long wait =
+            ProxyConnection.isRefusal(e)
+                ? ProxyConnection.refusedWait(failures)
+                : connection.transientWait(failures);
+        if (!pause(wait)) {
           return;
         }
       }
     }
   }
 
-  /** Logs a failed poll and sleeps before the next; false if interrupted meanwhile. */
-  private boolean backOff(int failures, Exception failure) {
-    long sleep = backoffMillis(failures);
-    LOGGER.log(
-        Level.WARNING,
-        () ->
-            "poll of the proxy failed (attempt "
-                + failures
-                + "), retrying in "
-                + sleep
-                + " ms: "
-                + failure);
+  /** Sleeps before the next attempt; false if interrupted meanwhile (the agent stops). */
+  private static boolean pause(long millis) {
     try {
-      Thread.sleep(sleep);
+      Thread.sleep(millis);
       return true;
     } catch (InterruptedException interrupted) {
       return false;
     }
-  }
-
-  /** Full jitter: uniform in [0, min(cap, base * 2^failures)]. */
-  private long backoffMillis(int failures) {
-    long ceiling = backoffBase.toMillis() << Math.min(failures, 20);
-    ceiling = Math.min(Math.max(ceiling, 1), backoffCap.toMillis());
-    return ThreadLocalRandom.current().nextLong(ceiling + 1);
   }
 
   private boolean firstSight(String id) {
@@ -573,8 +564,11 @@ public final class DefaultAgentLoop implements AgentLoop {
       // 404 or 410: the client left, or the request was cancelled or expired; routine, not a fault
       Level level = e.status() == 404 || e.status() == 410 ? Level.INFO : Level.WARNING;
       LOGGER.log(level, () -> "[" + id + "] response not delivered: " + e.getMessage());
-    } catch (IOException | RuntimeException e) {
-      LOGGER.log(Level.WARNING, () -> "[" + id + "] failed: " + e);
+    } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
+      boolean stopping = !running() || e instanceof InterruptedException;
+      LOGGER.log(
+          stopping ? Level.DEBUG : Level.WARNING,
+          () -> "[" + id + "] failed" + (stopping ? " (the agent stops)" : "") + ": " + e);
     } finally {
       signals.remove(id);
     }
@@ -594,14 +588,18 @@ public final class DefaultAgentLoop implements AgentLoop {
               Level.DEBUG, () -> "[" + id + "] read refused: " + e.status() + " " + e.getMessage());
           return null;
         }
-      } catch (IOException e) {
-        if (attempt == READ_ATTEMPTS || !running()) {
+      } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
+        if (!running() || e instanceof InterruptedException) {
+          LOGGER.log(Level.DEBUG, () -> "[" + id + "] read abandoned: the agent stops");
+          return null;
+        }
+        if (attempt == READ_ATTEMPTS) {
           LOGGER.log(Level.WARNING, () -> "[" + id + "] read failed: " + e);
           return null;
         }
       }
       try {
-        Thread.sleep(backoffMillis(attempt));
+        Thread.sleep(connection.transientWait(attempt));
       } catch (InterruptedException interrupted) {
         Thread.currentThread().interrupt();
         return null;
@@ -679,6 +677,7 @@ public final class DefaultAgentLoop implements AgentLoop {
    */
   public static final class Builder {
     private @Nullable URI proxy;
+    private boolean proxySet;
     private @Nullable String backendId;
     private URI backend = URI.create("http://localhost:8080");
     private @Nullable AgentTransport transport;
@@ -827,6 +826,7 @@ public final class DefaultAgentLoop implements AgentLoop {
       if (transport == null && proxy == null) {
         throw new IllegalStateException("proxy is required");
       }
+      proxySet = proxy != null;
       if (proxy == null) {
         proxy = URI.create("http://unused/");
       }

@@ -728,10 +728,17 @@ public final class ProxyEngine implements AutoCloseable {
     if (record.isPresent()) {
       if (!record.get().agentIdentities().contains(identity.get())) {
         throw new ForbiddenException(
-            "agent " + identity.get() + " may not act for backend " + backend);
+            "agent "
+                + identity.get()
+                + " may not act for backend "
+                + backend
+                + " (its record allows: "
+                + String.join(", ", new java.util.TreeSet<>(record.get().agentIdentities()))
+                + ")");
       }
     } else if (!registry.list().isEmpty()) {
-      throw new ForbiddenException("backend " + backend + " is not registered");
+      throw new ForbiddenException(
+          "backend " + backend + " is not registered (agent " + identity.get() + ")");
     }
     return backend;
   }

@@ -105,6 +105,76 @@ class DefaultAgentLoopTest {
   }
 
   @Test
+  @DisplayName("a refusal (403) is logged once with the proxy's reason, retried slowly, and recovers")
+  void refusalLoggedOnceAndRetriedSlowly() throws Exception {
+    transport.pollError =
+        new ProxyCallException(
+            403, "list pending: the proxy answered 403: agent token-1 may not act for backend b1");
+    transport.failPolls.set(2);
+    try (LogCapture log = new LogCapture(DefaultAgentLoop.class)) {
+      start(DefaultAgentLoop.builder().backoff(Duration.ofMillis(1), Duration.ofMillis(5)));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (!loop.isConnected() || transport.polls.get() < 3) {
+        assertThat(System.nanoTime()).isLessThan(deadline);
+        Thread.sleep(10);
+      }
+      // A transient back-off of at most 5 ms would have polled hundreds of times by now; a
+      // refusal waits 1-2 s, then 2-4 s: exactly the two refused polls and the one that succeeds.
+      assertThat(transport.polls.get()).isBetween(3, 4);
+      List<String> warnings = log.at(java.util.logging.Level.WARNING);
+      assertThat(warnings).hasSize(1);
+      assertThat(warnings.get(0))
+          .contains("refused this agent")
+          .contains("agent token-1 may not act for backend b1")
+          .contains("once a minute");
+      assertThat(log.at(java.util.logging.Level.INFO))
+          .anySatisfy(line -> assertThat(line).contains("again, after 2 failed attempts"));
+    }
+  }
+
+  @Test
+  @DisplayName("an outage is logged once when it starts and once when it ends, not per attempt")
+  void outageLoggedPerChangeOfState() throws Exception {
+    transport.failPolls.set(8);
+    try (LogCapture log = new LogCapture(DefaultAgentLoop.class)) {
+      start(DefaultAgentLoop.builder().backoff(Duration.ofMillis(1), Duration.ofMillis(20)));
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (transport.polls.get() < 10) {
+        assertThat(System.nanoTime()).isLessThan(deadline);
+        Thread.sleep(10);
+      }
+      assertThat(log.at(java.util.logging.Level.WARNING))
+          .singleElement()
+          .satisfies(line -> assertThat(line).contains("cannot reach the proxy").contains("proxy down"));
+      assertThat(log.at(java.util.logging.Level.INFO))
+          .anySatisfy(line -> assertThat(line).contains("again, after 8 failed attempts"));
+    }
+  }
+
+  @Test
+  @DisplayName("a stop while the transport is interrupted mid-call is quiet: nothing uncaught")
+  void stopDuringConnectIsQuiet() throws Exception {
+    List<Throwable> uncaught = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+    Thread.setDefaultUncaughtExceptionHandler((thread, failure) -> uncaught.add(failure));
+    try (LogCapture log = new LogCapture(DefaultAgentLoop.class)) {
+      transport.hangUntilInterrupted = true;
+      start(DefaultAgentLoop.builder());
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (transport.polls.get() == 0) {
+        assertThat(System.nanoTime()).isLessThan(deadline);
+        Thread.sleep(5);
+      }
+      loop.close(Duration.ofSeconds(2));
+      Thread.sleep(200); // room for a poll thread's uncaught failure to surface
+      assertThat(uncaught).isEmpty();
+      assertThat(log.at(java.util.logging.Level.WARNING)).isEmpty();
+    } finally {
+      Thread.setDefaultUncaughtExceptionHandler(previous);
+    }
+  }
+
+  @Test
   @DisplayName("no more than maxInFlight requests are forwarded at once")
   void concurrencyIsBounded() throws Exception {
     CountDownLatch release = new CountDownLatch(1);
@@ -514,6 +584,11 @@ class DefaultAgentLoopTest {
     }
   }
 
+  @SuppressWarnings("unchecked")
+  static <T extends Throwable> T sneaky(Throwable t) throws T {
+    throw (T) t;
+  }
+
   static class ScriptedTransport implements AgentTransport {
     final LinkedBlockingQueue<List<String>> offers = new LinkedBlockingQueue<>();
     final Map<String, String> requests = new ConcurrentHashMap<>();
@@ -521,6 +596,10 @@ class DefaultAgentLoopTest {
     final Map<String, LinkedBlockingQueue<String>> posts = new ConcurrentHashMap<>();
     final List<RequestHead> forwardedHeads = new java.util.concurrent.CopyOnWriteArrayList<>();
     final AtomicInteger failPolls = new AtomicInteger();
+    /** What a failing poll throws; a refused connection by default. */
+    volatile IOException pollError;
+    /** Polls block until interrupted, then throw InterruptedException undeclared, as OkHttp can. */
+    volatile boolean hangUntilInterrupted;
     final AtomicInteger polls = new AtomicInteger();
     final AtomicInteger reads = new AtomicInteger();
     volatile Backend backend = (head, body) -> response(200, "");
@@ -545,7 +624,15 @@ class DefaultAgentLoopTest {
     public List<String> listPending(String backendId) throws IOException {
       polls.incrementAndGet();
       if (failPolls.getAndDecrement() > 0) {
-        throw new ConnectException("proxy down");
+        IOException error = pollError;
+        throw error != null ? error : new ConnectException("proxy down");
+      }
+      if (hangUntilInterrupted) {
+        try {
+          Thread.sleep(60_000);
+        } catch (InterruptedException e) {
+          throw DefaultAgentLoopTest.<RuntimeException>sneaky(e);
+        }
       }
       try {
         List<String> ids = offers.poll(50, TimeUnit.MILLISECONDS);

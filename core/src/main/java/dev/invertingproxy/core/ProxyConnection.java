@@ -1,0 +1,197 @@
+package dev.invertingproxy.core;
+
+import dev.invertingproxy.spi.ProxyCallException;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The agent's view of its connection to the proxy, shared by every thread that polls: what it
+ * logs and how long a poll waits before it tries again.
+ *
+ * <ul>
+ *   <li><b>One line per change of state</b>, never one per attempt: connected (INFO, with how long
+ *       the outage lasted), unreachable (WARNING, with the failure; again only when the kind of
+ *       failure changes: another status, another exception type), refused (WARNING, with the
+ *       proxy's reason).
+ *   <li><b>Transient failures</b> (connection refused or reset, time-outs, 5xx, 429) back off
+ *       with full jitter up to a short cap (3 s by default), so that the agent is back within
+ *       seconds of the proxy or its storage.
+ *   <li><b>Refusals</b> (401 and 403) will not fix themselves until someone changes the credential
+ *       or the backend record: they back off up to {@link #REFUSED_CAP} (about a minute, never
+ *       less than half of it once reached), so a refused agent neither floods its log nor hammers
+ *       the proxy, and still recovers by itself (a rewritten token file, a backend registered).
+ * </ul>
+ *
+ * <p>This class is thread-safe.
+ */
+final class ProxyConnection {
+  private static final System.Logger LOGGER = System.getLogger(DefaultAgentLoop.class.getName());
+
+  /** The first wait after a refusal. */
+  static final Duration REFUSED_BASE = Duration.ofSeconds(2);
+
+  /** The longest wait between attempts while refused. */
+  static final Duration REFUSED_CAP = Duration.ofMinutes(1);
+
+  /** Where the agent stands with the proxy. */
+  enum State {
+    /** No call answered yet. */
+    STARTING,
+    /** The last poll was answered. */
+    CONNECTED,
+    /** The proxy could not be reached, or failed (5xx, 429). */
+    UNREACHABLE,
+    /** The proxy refused this agent's credential or authority (401, 403). */
+    REFUSED
+  }
+
+  private final String proxy;
+  private final String backendId;
+  private final Duration base;
+  private final Duration cap;
+
+  // guarded by this
+  private State state = State.STARTING;
+  private String failureKind = "";
+  private long failingSince;
+  private int failedAttempts;
+
+  /** Fast path of {@link #connected()}: read without the lock. */
+  private volatile boolean up;
+
+  ProxyConnection(String proxy, String backendId, Duration base, Duration cap) {
+    this.proxy = proxy;
+    this.backendId = backendId;
+    this.base = base;
+    this.cap = cap;
+  }
+
+  /** A poll was answered: logs the change if the agent was not connected. */
+  void connected() {
+    if (up) {
+      return;
+    }
+    State before;
+    int attempts;
+    long since;
+    synchronized (this) {
+      if (state == State.CONNECTED) {
+        return;
+      }
+      before = state;
+      attempts = failedAttempts;
+      since = failingSince;
+      state = State.CONNECTED;
+      failureKind = "";
+      failedAttempts = 0;
+      up = true;
+    }
+    if (before == State.STARTING) {
+      LOGGER.log(Level.INFO, () -> "connected to the proxy " + proxy + " for backend " + backendId);
+    } else {
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - since);
+      LOGGER.log(
+          Level.INFO,
+          () ->
+              "connected to the proxy "
+                  + proxy
+                  + " again, after "
+                  + attempts
+                  + (attempts == 1 ? " failed attempt" : " failed attempts")
+                  + " in "
+                  + seconds
+                  + " s");
+    }
+  }
+
+  /**
+   * A poll failed: logs the change of state, if any, and returns how long the poller waits before
+   * its next attempt.
+   *
+   * @param attempt how many polls of this poller failed in a row, this one included (from 1)
+   */
+  long failed(Exception failure, int attempt) {
+    boolean refused = isRefusal(failure);
+    State next = refused ? State.REFUSED : State.UNREACHABLE;
+    String kind = kind(failure);
+    boolean changed;
+    synchronized (this) {
+      if (state == State.CONNECTED || state == State.STARTING) {
+        failingSince = System.nanoTime();
+        failedAttempts = 0;
+      }
+      changed = state != next || !kind.equals(failureKind);
+      state = next;
+      failureKind = kind;
+      failedAttempts++;
+      up = false;
+    }
+    if (changed) {
+      if (refused) {
+        LOGGER.log(
+            Level.WARNING,
+            () ->
+                "the proxy "
+                    + proxy
+                    + " refused this agent of backend "
+                    + backendId
+                    + ": "
+                    + failure.getMessage()
+                    + ". Retrying about once a minute until the agent's credential or the"
+                    + " backend's record is fixed.");
+      } else {
+        LOGGER.log(
+            Level.WARNING,
+            () ->
+                "cannot reach the proxy "
+                    + proxy
+                    + ": "
+                    + describe(failure)
+                    + "; retrying every few seconds (up to "
+                    + cap.toMillis()
+                    + " ms apart), quietly until the state changes");
+      }
+    }
+    return refused ? refusedWait(attempt) : transientWait(attempt);
+  }
+
+  /** The state as of the last answer or failure. */
+  synchronized State state() {
+    return state;
+  }
+
+  /** Whether the proxy refused this agent: only a changed credential or record helps. */
+  static boolean isRefusal(Exception failure) {
+    return failure instanceof ProxyCallException call
+        && (call.status() == 401 || call.status() == 403);
+  }
+
+  /** Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
+  long transientWait(int attempt) {
+    long ceiling = base.toMillis() << Math.min(attempt, 20);
+    ceiling = Math.min(Math.max(ceiling, 1), cap.toMillis());
+    return ThreadLocalRandom.current().nextLong(ceiling + 1);
+  }
+
+  /** Equal jitter: uniform in [c/2, c] for c = min(REFUSED_CAP, REFUSED_BASE * 2^(attempt-1)). */
+  static long refusedWait(int attempt) {
+    long ceiling = REFUSED_BASE.toMillis() << Math.min(Math.max(attempt - 1, 0), 20);
+    ceiling = Math.min(ceiling, REFUSED_CAP.toMillis());
+    return ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1);
+  }
+
+  private static String kind(Exception failure) {
+    return failure instanceof ProxyCallException call
+        ? "status " + call.status()
+        : failure.getClass().getName();
+  }
+
+  private static String describe(Exception failure) {
+    String message = failure.getMessage();
+    return failure instanceof ProxyCallException || message == null
+        ? String.valueOf(message == null ? failure : message)
+        : failure.getClass().getSimpleName() + ": " + message;
+  }
+}
