@@ -33,7 +33,26 @@ public interface BackendRegistry {
   /** Records that an agent of {@code backendId} polled at {@code time} (heartbeat). */
   void agentSeen(String backendId, Instant time);
 
-  /** Returns when an agent of {@code backendId} last polled. */
+  /**
+   * Records that the agent {@code agentId} of {@code backendId} polled at {@code time}. Agents
+   * that name themselves (this project's agent sends {@code X-Inverting-Proxy-Agent-ID}) can later
+   * {@link #agentLeft leave}. The default records the backend's heartbeat alone, as {@link
+   * #agentSeen(String, Instant)}.
+   */
+  default void agentSeen(String backendId, String agentId, Instant time) {
+    agentSeen(backendId, time);
+  }
+
+  /**
+   * The agent {@code agentId} of {@code backendId} said it is going (it stopped cleanly): from now
+   * on {@link #lastSeen} counts only the backend's other agents (empty if there are none), and later
+   * {@link #agentSeen(String, String, Instant)} calls for that agent are ignored (a poll's late
+   * record must not bring it back). The default does nothing: the agent then counts until its last
+   * poll ages out of the liveness window, as one that died silently.
+   */
+  default void agentLeft(String backendId, String agentId, Instant time) {}
+
+  /** Returns when an agent of {@code backendId} last polled (among those that did not leave). */
   Optional<Instant> lastSeen(String backendId);
 
   /** Records that an agent of {@code backendId} answered a request at {@code time}. */

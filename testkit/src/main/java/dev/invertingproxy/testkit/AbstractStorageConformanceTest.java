@@ -631,6 +631,39 @@ public abstract class AbstractStorageConformanceTest {
   }
 
   @Test
+  @DisplayName("an agent that leaves no longer counts; the backend's other agents still do")
+  void registryAgentLeaves() {
+    var registry = storage.registry();
+    Instant t1 = Instant.parse("2026-01-01T00:00:10Z");
+    Instant t2 = Instant.parse("2026-01-01T00:00:20Z");
+    Instant t3 = Instant.parse("2026-01-01T00:00:30Z");
+    registry.agentSeen("x", "agent-a", t2);
+    registry.agentSeen("x", "agent-b", t1);
+    assertThat(registry.lastSeen("x")).contains(t2);
+    registry.agentLeft("x", "agent-a", t3);
+    assertThat(registry.lastSeen("x")).contains(t1); // agent-b's last poll
+    registry.agentSeen("x", "agent-a", t3); // a late record of the agent that left
+    assertThat(registry.lastSeen("x")).contains(t1);
+    registry.agentLeft("x", "agent-b", t3);
+    assertThat(registry.lastSeen("x")).isEmpty();
+    registry.agentSeen("x", "agent-c", t3); // a new agent of the same backend
+    assertThat(registry.lastSeen("x")).contains(t3);
+    assertThat(registry.lastSeen("y")).isEmpty(); // other backends are untouched
+  }
+
+  @Test
+  @DisplayName("agents that do not name themselves count until their polls age out")
+  void registryUnnamedAgents() {
+    var registry = storage.registry();
+    Instant t1 = Instant.parse("2026-01-01T00:00:10Z");
+    Instant t2 = Instant.parse("2026-01-01T00:00:20Z");
+    registry.agentSeen("x", t1); // the reference agent: no agent ID
+    registry.agentSeen("x", "agent-a", t2);
+    registry.agentLeft("x", "agent-a", t2);
+    assertThat(registry.lastSeen("x")).contains(t1);
+  }
+
+  @Test
   @DisplayName("with several nodes, a request submitted on one is served from another")
   void crossNode() throws Exception {
     require(Capability.MULTI_NODE);

@@ -2,17 +2,20 @@ package dev.invertingproxy.storage.inmemory;
 
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** Backend records and agent liveness in maps. Thread-safe. */
+/** Backend records and agent liveness (per agent, see {@link BackendRegistry#agentLeft}) in maps. Thread-safe. */
 final class InMemoryRegistry implements BackendRegistry {
   private final ConcurrentHashMap<String, BackendRecord> records = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, Instant> seen = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Agents> seen = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Instant> used = new ConcurrentHashMap<>();
 
   @Override
@@ -41,12 +44,65 @@ final class InMemoryRegistry implements BackendRegistry {
 
   @Override
   public void agentSeen(String backendId, Instant time) {
-    seen.merge(backendId, time, InMemoryRegistry::later);
+    agentSeen(backendId, "", time);
+  }
+
+  @Override
+  public void agentSeen(String backendId, String agentId, Instant time) {
+    Objects.requireNonNull(agentId, "agentId");
+    Objects.requireNonNull(time, "time");
+    seen.computeIfAbsent(backendId, id -> new Agents()).seen(agentId, time);
+  }
+
+  @Override
+  public void agentLeft(String backendId, String agentId, Instant time) {
+    Objects.requireNonNull(agentId, "agentId");
+    seen.computeIfAbsent(backendId, id -> new Agents()).left(agentId, time);
   }
 
   @Override
   public Optional<Instant> lastSeen(String backendId) {
-    return Optional.ofNullable(seen.get(backendId));
+    Agents agents = seen.get(backendId);
+    return agents == null ? Optional.empty() : agents.lastSeen();
+  }
+
+  /**
+   * One backend's agents: when each last polled, or when it left (a tombstone, so that a late
+   * record does not bring it back). Entries older than {@link #FORGET} are dropped when another is
+   * written, except the newest, so the map stays small whatever the agents' restarts.
+   */
+  private static final class Agents {
+    private static final Duration FORGET = Duration.ofMinutes(10);
+    // guarded by this
+    private final Map<String, Instant> polled = new HashMap<>();
+    private final Map<String, Instant> leftAt = new HashMap<>();
+
+    synchronized void seen(String agentId, Instant time) {
+      if (leftAt.containsKey(agentId)) {
+        return;
+      }
+      polled.merge(agentId, time, InMemoryRegistry::later);
+      prune(time);
+    }
+
+    synchronized void left(String agentId, Instant time) {
+      polled.remove(agentId);
+      leftAt.put(agentId, time);
+      prune(time);
+    }
+
+    synchronized Optional<Instant> lastSeen() {
+      return polled.values().stream().max(Comparator.naturalOrder());
+    }
+
+    private void prune(Instant now) {
+      Instant oldest = now.minus(FORGET);
+      leftAt.values().removeIf(time -> time.isBefore(oldest));
+      if (polled.size() > 1) {
+        Instant newest = polled.values().stream().max(Comparator.naturalOrder()).orElseThrow();
+        polled.values().removeIf(time -> time.isBefore(oldest) && !time.equals(newest));
+      }
+    }
   }
 
   @Override

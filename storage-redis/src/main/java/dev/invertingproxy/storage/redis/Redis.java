@@ -83,6 +83,11 @@ final class Redis {
     return prefix + ":used";
   }
 
+  /** One backend's agents: agent ID → last poll in epoch ms, negated once it left. */
+  String agents(String backendId) {
+    return prefix + ":ag:" + backendId;
+  }
+
   /** The request ID in a request key, or null if {@code key} is not one. */
   String requestIdOf(String key) {
     String head = prefix + ":r:";

@@ -30,6 +30,9 @@ import org.jspecify.annotations.Nullable;
 final class RedisRegistry implements BackendRegistry {
   private static final Logger LOGGER = System.getLogger(RedisRegistry.class.getName());
 
+  /** How long a backend's per-agent entries are kept without news (the backend's latest stays). */
+  private static final Duration FORGET_AGENTS = Duration.ofMinutes(10);
+
   private final Redis redis;
   private final long cacheTtlNanos;
   private final AtomicLong generation = new AtomicLong();
@@ -121,7 +124,31 @@ final class RedisRegistry implements BackendRegistry {
 
   @Override
   public void agentSeen(String backendId, Instant time) {
-    keepLatest(redis.seen(), backendId, time);
+    agentSeen(backendId, "", time);
+  }
+
+  @Override
+  public void agentSeen(String backendId, String agentId, Instant time) {
+    agentScript(Scripts.AGENT_SEEN, backendId, agentId, time);
+  }
+
+  @Override
+  public void agentLeft(String backendId, String agentId, Instant time) {
+    agentScript(Scripts.AGENT_LEFT, backendId, agentId, time);
+  }
+
+  private void agentScript(Script script, String backendId, String agentId, Instant time) {
+    Objects.requireNonNull(backendId, "backendId");
+    Objects.requireNonNull(agentId, "agentId");
+    Objects.requireNonNull(time, "time");
+    redis.eval(
+        script,
+        ScriptOutputType.INTEGER,
+        new String[] {redis.agents(backendId), redis.seen()},
+        Redis.bytes(agentId),
+        Redis.bytes(time.toEpochMilli()),
+        Redis.bytes(backendId),
+        Redis.bytes(FORGET_AGENTS.toMillis()));
   }
 
   @Override

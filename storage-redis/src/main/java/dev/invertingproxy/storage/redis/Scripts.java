@@ -261,6 +261,63 @@ final class Scripts {
           """);
 
   /** KEYS: hash. ARGV: prefix, field, epoch millis → keeps the larger time. */
+  /**
+   * KEYS: agents of the backend, seen. ARGV: prefix, agent ID, time (ms), backend, forget (ms).
+   * Records an agent's poll unless it left; keeps the backend's latest in {@code seen}; drops
+   * entries older than {@code forget} once there are many. → 1, or 0 if the agent had left.
+   */
+  static final Script AGENT_SEEN =
+      new Script(
+          """
+          local v = redis.call('HGET', KEYS[1], ARGV[2])
+          if v and tonumber(v) < 0 then return 0 end
+          if not v or tonumber(v) < tonumber(ARGV[3]) then
+            redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+          end
+          redis.call('PEXPIRE', KEYS[1], ARGV[5])
+          local c = redis.call('HGET', KEYS[2], ARGV[4])
+          if not c or tonumber(c) < tonumber(ARGV[3]) then
+            redis.call('HSET', KEYS[2], ARGV[4], ARGV[3])
+          end
+          if redis.call('HLEN', KEYS[1]) > 32 then
+            local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5])
+            local all = redis.call('HGETALL', KEYS[1])
+            for i = 1, #all, 2 do
+              if math.abs(tonumber(all[i + 1])) < oldest then redis.call('HDEL', KEYS[1], all[i]) end
+            end
+          end
+          return 1
+          """);
+
+  /**
+   * KEYS: agents of the backend, seen. ARGV: prefix, agent ID, time (ms), backend, forget (ms).
+   * Marks the agent as gone (its time negated: later polls' records are ignored) and sets the
+   * backend's {@code seen} to the latest poll of the agents left, or removes it if none is. → 1.
+   */
+  static final Script AGENT_LEFT =
+      new Script(
+          """
+          redis.call('HSET', KEYS[1], ARGV[2], -tonumber(ARGV[3]))
+          redis.call('PEXPIRE', KEYS[1], ARGV[5])
+          local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5])
+          local best = nil
+          local all = redis.call('HGETALL', KEYS[1])
+          for i = 1, #all, 2 do
+            local t = tonumber(all[i + 1])
+            if math.abs(t) < oldest then
+              redis.call('HDEL', KEYS[1], all[i])
+            elseif t > 0 and (best == nil or t > best) then
+              best = t
+            end
+          end
+          if best then
+            redis.call('HSET', KEYS[2], ARGV[4], best)
+          else
+            redis.call('HDEL', KEYS[2], ARGV[4])
+          end
+          return 1
+          """);
+
   static final Script KEEP_LATEST =
       new Script(
           """
