@@ -36,6 +36,12 @@ public interface AgentTransport extends AutoCloseable {
   String NEXT_REQUEST = "next-request";
 
   /**
+   * The extension {@code leave-notice}: the proxy takes {@link #leave}, the agent's goodbye, so
+   * that it stops counting the agent as connected at once.
+   */
+  String LEAVE_NOTICE = "leave-notice";
+
+  /**
    * Long-polls {@code {proxy}agent/pending}.
    *
    * @return the pending request IDs; empty when the poll ended with none
@@ -43,6 +49,14 @@ public interface AgentTransport extends AutoCloseable {
    * @throws IOException on a transport failure
    */
   List<String> listPending(String backendId) throws IOException;
+
+  /**
+   * Like {@link #listPending(String)}; cancelling {@code cancel} aborts the call (the agent stops).
+   * The default ignores the signal.
+   */
+  default List<String> listPending(String backendId, CancelSignal cancel) throws IOException {
+    return listPending(backendId);
+  }
 
   /**
    * Returns the capabilities the proxy announced (header {@code X-Inverting-Proxy-Capabilities})
@@ -77,6 +91,18 @@ public interface AgentTransport extends AutoCloseable {
   default @Nullable WireMessage nextRequest(String backendId, CancelSignal cancel)
       throws IOException {
     throw new UnsupportedOperationException("this transport cannot take requests from polls");
+  }
+
+  /**
+   * Tells the proxy that this agent stopped polling and is going ({@code POST {proxy}agent/leave});
+   * call it only if the proxy announced {@link #LEAVE_NOTICE}. The agent names itself in its proxy
+   * headers ({@code X-Inverting-Proxy-Agent-ID}).
+   *
+   * @throws ProxyCallException if the proxy answered with a status other than 200 or 204
+   * @throws UnsupportedOperationException if this transport cannot
+   */
+  default void leave(String backendId) throws IOException {
+    throw new UnsupportedOperationException("this transport cannot say goodbye to the proxy");
   }
 
   /**

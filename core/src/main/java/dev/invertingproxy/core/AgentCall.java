@@ -6,14 +6,22 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One agent call as a transport presents it to the engine: its headers, which carry the backend
- * ID, the request ID and the credentials.
+ * ID, the request ID, the agent's own ID and the credentials, and where it came from.
  *
  * @param headers the call's request headers
+ * @param remoteAddress the caller's IP address as the container reports it (for the log and the
+ *     {@link ProxyListener} events), or empty if unknown
  * @since 0.1
  */
-public record AgentCall(Headers headers) {
+public record AgentCall(Headers headers, String remoteAddress) {
   public AgentCall {
     Objects.requireNonNull(headers, "headers");
+    Objects.requireNonNull(remoteAddress, "remoteAddress");
+  }
+
+  /** A call whose caller's address is unknown. */
+  public AgentCall(Headers headers) {
+    this(headers, "");
   }
 
   /** Returns {@code X-Inverting-Proxy-Backend-ID}, or null if absent. */
@@ -24,5 +32,13 @@ public record AgentCall(Headers headers) {
   /** Returns {@code X-Inverting-Proxy-Request-ID}, or null if absent. */
   public @Nullable String requestId() {
     return headers.first(ProtocolHeaders.REQUEST_ID).orElse(null);
+  }
+
+  /**
+   * Returns {@code X-Inverting-Proxy-Agent-ID}, the ID this project's agent names itself with, or
+   * an empty string for agents that send none (the reference agent).
+   */
+  public String agentId() {
+    return headers.first(ProtocolHeaders.AGENT_ID).map(String::strip).orElse("");
   }
 }

@@ -4,19 +4,23 @@ import dev.invertingproxy.BackendRegistry;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The engine's bookkeeping of agent presence in the registry, coalesced: an agent's polls and
- * answers are recorded at most once per {@link #RESOLUTION} per backend from this node, and a
+ * answers are recorded at most once per {@link #RESOLUTION} per agent from this node, and a
  * "recently seen" read is reused for as long. With a shared store (Redis) every record and read is
  * a round trip; per request these were several. Times stay accurate to {@link #RESOLUTION}; the
  * engine adds that much to its liveness window (long poll + grace, 30 s by default) when it checks
  * recorded presence (a poll that starts within a second of the last record is recorded when it
- * ends). A "not seen" read is never
- * reused: an agent that just connected is served at once. An agent polling this node counts as
- * seen here without asking the registry (which may also have lost the record: Redis restarted).
- * A record that could not be written is tried again at the next poll.
+ * ends). A "not seen" read is never reused: an agent that just connected is served at once.
+ *
+ * <p>A backend with a poll open on this node counts as present here without asking the registry
+ * (which may also have lost the record: Redis restarted). An agent that says it is going ({@link
+ * #left}) is taken out of the registry at once, and this node forgets its cached read; other nodes
+ * notice within {@link #RESOLUTION} (their cached reads expire). A record that could not be
+ * written is tried again at the next poll.
  *
  * <p>This class is thread-safe.
  */
@@ -27,7 +31,17 @@ final class AgentPresence {
   private final ConcurrentHashMap<String, Instant> seenWritten = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Instant> usedWritten = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Read> seenRead = new ConcurrentHashMap<>();
-  private final ConcurrentHashMap<String, Instant> seenHere = new ConcurrentHashMap<>();
+  /** Polls open on this node, per backend: one token per poll. */
+  private final ConcurrentHashMap<String, Set<OpenPoll>> polling = new ConcurrentHashMap<>();
+
+  /** One open poll of an agent (identity matters: two polls of one agent are two tokens). */
+  static final class OpenPoll {
+    final String agentId;
+
+    OpenPoll(String agentId) {
+      this.agentId = agentId;
+    }
+  }
 
   private record Read(Instant at, Instant seen) {}
 
@@ -35,10 +49,41 @@ final class AgentPresence {
     this.registry = registry;
   }
 
-  /** An agent of {@code backend} polled at {@code now}. */
-  void seen(String backend, Instant now) {
-    seenHere.merge(backend, now, AgentPresence::later);
-    writeIfDue(seenWritten, backend, now, () -> registry.agentSeen(backend, now));
+  /**
+   * The agent {@code agentId} of {@code backend} polled at {@code now} (empty ID: an agent that
+   * names itself not, such as the reference agent).
+   */
+  void seen(String backend, String agentId, Instant now) {
+    writeIfDue(
+        seenWritten, backend + '\u0000' + agentId, now, () -> registry.agentSeen(backend, agentId, now));
+  }
+
+  /** A poll of the agent opens on this node; pass what it returns to {@link #pollEnded}. */
+  OpenPoll pollStarted(String backend, String agentId) {
+    OpenPoll poll = new OpenPoll(agentId);
+    polling.computeIfAbsent(backend, b -> ConcurrentHashMap.newKeySet()).add(poll);
+    return poll;
+  }
+
+  void pollEnded(String backend, OpenPoll poll) {
+    Set<OpenPoll> open = polling.get(backend);
+    if (open != null) {
+      open.remove(poll);
+    }
+  }
+
+  /**
+   * The agent {@code agentId} of {@code backend} said it is going: its polls here no longer count
+   * (even before this node notices they were closed), nor its record in the registry.
+   */
+  void left(String backend, String agentId, Instant now) {
+    Set<OpenPoll> open = polling.get(backend);
+    if (open != null) {
+      open.removeIf(poll -> poll.agentId.equals(agentId));
+    }
+    registry.agentLeft(backend, agentId, now);
+    seenRead.remove(backend);
+    seenWritten.remove(backend + '\u0000' + agentId);
   }
 
   /** An agent of {@code backend} answered a request at {@code now}. */
@@ -46,25 +91,28 @@ final class AgentPresence {
     writeIfDue(usedWritten, backend, now, () -> registry.used(backend, now));
   }
 
-  /** Runs {@code write} if none ran for {@code backend} within the last {@link #RESOLUTION}. */
+  /** Runs {@code write} if none ran for {@code key} within the last {@link #RESOLUTION}. */
   private static void writeIfDue(
-      ConcurrentHashMap<String, Instant> written, String backend, Instant now, Runnable write) {
-    if (!due(written, backend, now)) {
+      ConcurrentHashMap<String, Instant> written, String key, Instant now, Runnable write) {
+    if (!due(written, key, now)) {
       return;
     }
     try {
       write.run();
     } catch (RuntimeException e) {
-      written.remove(backend, now); // not recorded: the next call tries again
+      written.remove(key, now); // not recorded: the next call tries again
       throw e;
     }
   }
 
-  /** When an agent of {@code backend} last polled, as of at most {@link #RESOLUTION} ago. */
+  /**
+   * When an agent of {@code backend} last polled, as of at most {@link #RESOLUTION} ago; now, if a
+   * poll of it is open on this node.
+   */
   Optional<Instant> lastSeen(String backend, Instant now, Duration window) {
-    Instant here = seenHere.get(backend);
-    if (here != null && !here.isBefore(now.minus(window))) {
-      return Optional.of(here); // an agent polls this very node
+    Set<OpenPoll> open = polling.get(backend);
+    if (open != null && !open.isEmpty()) {
+      return Optional.of(now); // an agent polls this very node
     }
     Read read = seenRead.get(backend);
     if (read != null
@@ -78,15 +126,11 @@ final class AgentPresence {
     return seen;
   }
 
-  private static Instant later(Instant a, Instant b) {
-    return a.isAfter(b) ? a : b;
-  }
-
-  /** Whether a write is due, claiming it if so (one writer per backend per interval). */
-  private static boolean due(ConcurrentHashMap<String, Instant> written, String backend, Instant now) {
+  /** Whether a write is due, claiming it if so (one writer per key per interval). */
+  private static boolean due(ConcurrentHashMap<String, Instant> written, String key, Instant now) {
     Instant[] claimed = new Instant[1];
     written.compute(
-        backend,
+        key,
         (id, last) -> {
           if (last == null || !now.isBefore(last.plus(RESOLUTION)) || now.isBefore(last)) {
             claimed[0] = now;

@@ -70,6 +70,8 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final URI backend;
   private final int maxInFlight;
   private final ProxyConnection connection;
+  /** This agent's own ID, sent on every call, so the proxy can tell agents apart and let it leave. */
+  private final String agentId = dev.invertingproxy.core.internal.RequestIds.next();
   private final Duration drainTimeout;
   private final boolean forwardUserId;
   private final int maxHeadBytes;
@@ -98,6 +100,8 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final AtomicInteger waitingPolls = new AtomicInteger();
   private final Set<CancelSignal> openPolls = ConcurrentHashMap.newKeySet();
   private volatile boolean connected;
+  /** Whether any poll was answered: only then may the proxy have counted this agent. */
+  private volatile boolean everConnected;
   private volatile long pollSince; // System.nanoTime() when the current poll began; 0 if none
   private static final long HELD_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -124,7 +128,7 @@ public final class DefaultAgentLoop implements AgentLoop {
                     builder.backend,
                     builder.pollTimeout,
                     builder.maxInFlight,
-                    builder.proxyHeaders,
+                    withAgentId(builder.proxyHeaders, agentId),
                     builder.backendIdleTimeout,
                     builder.backendTotalTimeout,
                     builder.backendKeepAlive));
@@ -150,6 +154,11 @@ public final class DefaultAgentLoop implements AgentLoop {
     this.poller.setDaemon(true);
     this.cancelPoller = new Thread(this::cancelLoop, "inverting-proxy-agent-cancel");
     this.cancelPoller.setDaemon(true);
+  }
+
+  /** The proxy headers with this agent's ID added (it replaces any the caller gave). */
+  private static Supplier<Headers> withAgentId(Supplier<Headers> headers, String agentId) {
+    return () -> headers.get().with(ProtocolHeaders.AGENT_ID, agentId);
   }
 
   /** Returns a new builder. */
@@ -202,6 +211,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     poller.interrupt();
     cancelPoller.interrupt();
     openPolls.forEach(CancelSignal::cancel);
+    sayGoodbye();
     boolean drained = awaitDrained(timeout);
     workers.shutdownNow();
     if (ownsTransport) {
@@ -213,6 +223,24 @@ public final class DefaultAgentLoop implements AgentLoop {
         Level.INFO,
         () -> "agent for backend " + backendId + " closed" + (drained ? "" : " (requests aborted)"));
     return drained;
+  }
+
+  /**
+   * Tells the proxy this agent stopped polling (extension {@code leave-notice}), so that, if no
+   * other agent serves the backend, new requests get 503 at once rather than wait for a time-out.
+   * Requests in flight are still answered. Best effort: a failure only means the proxy notices at
+   * the end of the liveness window, as for an agent that died.
+   */
+  private void sayGoodbye() {
+    if (!everConnected || !transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
+      return;
+    }
+    try {
+      transport.leave(backendId);
+      LOGGER.log(Level.DEBUG, () -> "told the proxy that agent " + agentId + " is going");
+    } catch (Exception e) { // OkHttp may throw InterruptedException undeclared
+      LOGGER.log(Level.DEBUG, () -> "could not tell the proxy that this agent is going: " + e);
+    }
   }
 
   private boolean awaitDrained(Duration timeout) {
@@ -245,9 +273,19 @@ public final class DefaultAgentLoop implements AgentLoop {
       List<String> ids;
       try {
         pollSince = Math.max(1, System.nanoTime());
-        ids = transport.listPending(backendId);
+        CancelSignal poll = new CancelSignal();
+        openPolls.add(poll);
+        try {
+          if (!running()) {
+            break; // close() may have missed this poll
+          }
+          ids = transport.listPending(backendId, poll);
+        } finally {
+          openPolls.remove(poll);
+        }
         pollSince = 0;
         connected = true;
+        everConnected = true;
         connection.connected();
         failures = 0;
         if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
@@ -379,6 +417,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
           wire = transport.nextRequest(backendId, poll);
           connected = true;
+          everConnected = true;
           connection.connected();
           failures = 0;
         } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped

@@ -16,12 +16,18 @@ public final class ProtocolHeaders {
   /** Sent by the proxy on a read (and by the agent to the backend, if asked): the end user. */
   public static final String USER_ID = "X-Inverting-Proxy-User-ID";
   /**
+   * Sent by this project's agent on every call: an ID it picked at random when it started (128
+   * bits, hexadecimal), so that the proxy can tell its agents apart and let one leave (extension
+   * {@code leave-notice}). The reference agent sends none.
+   */
+  public static final String AGENT_ID = "X-Inverting-Proxy-Agent-ID";
+  /**
    * Sent by this project's proxy on list answers: the protocol extensions it offers, comma
    * separated (such as {@code cancel-notices}). The reference proxies send none.
    */
   public static final String CAPABILITIES = "X-Inverting-Proxy-Capabilities";
   /** The capabilities this proxy offers. */
-  public static final String OFFERED_CAPABILITIES = "cancel-notices, next-request";
+  public static final String OFFERED_CAPABILITIES = "cancel-notices, next-request, leave-notice";
   /** The prefix of every protocol header; clients may never send such a header through. */
   public static final String PREFIX = "X-Inverting-Proxy-";
 

@@ -69,6 +69,9 @@ public final class ProxyEngine implements AutoCloseable {
   private final RequestBroker broker;
   private final BackendRegistry registry;
   private final AgentPresence presence;
+  private final ProxyEvents events;
+  private final AgentSessions sessions;
+  private final @Nullable Future<?> sweep;
   private final BackendResolver resolver;
   private final AgentAuthenticator authenticator;
   private final Duration longPollTimeout;
@@ -98,6 +101,11 @@ public final class ProxyEngine implements AutoCloseable {
     this.broker = storage.broker();
     this.registry = storage.registry();
     this.presence = new AgentPresence(registry);
+    List<ProxyListener> listeners = new java.util.ArrayList<>();
+    listeners.add(LoggingProxyListener.create(builder.accessLog));
+    listeners.addAll(builder.listeners);
+    this.events = new ProxyEvents(listeners);
+    this.sessions = new AgentSessions(events);
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     if (builder.routeByRegistry) {
       // Presence is recorded at most once per AgentPresence.RESOLUTION: allow that much slack.
@@ -129,7 +137,14 @@ public final class ProxyEngine implements AutoCloseable {
                   thread.setDaemon(true);
                   return thread;
                 });
+    long window = livenessWindow.toNanos();
+    this.sweep =
+        scheduler.scheduleWithFixedDelay(
+            () -> sessions.sweep(window), SWEEP_SECONDS, SWEEP_SECONDS, TimeUnit.SECONDS);
   }
+
+  /** How often agents silent for the liveness window are reported as disconnected. */
+  private static final long SWEEP_SECONDS = 5;
 
   /** Returns a new builder. */
   public static Builder builder() {
@@ -181,8 +196,9 @@ public final class ProxyEngine implements AutoCloseable {
    *
    * @return a handle the transport cancels when the client disconnects
    */
-  public Cancellable handle(ClientExchange client) {
-    Objects.requireNonNull(client, "client");
+  public Cancellable handle(ClientExchange exchange) {
+    Objects.requireNonNull(exchange, "client");
+    ObservedClient client = new ObservedClient(exchange, events, clock.instant());
     Optional<String> refusal = RequestTargets.refusal(client.head().target());
     if (refusal.isPresent()) {
       // Before routing: a dot segment could carry the request past the prefix it matched.
@@ -206,6 +222,7 @@ public final class ProxyEngine implements AutoCloseable {
       return Cancellable.NONE;
     }
     String backend = backendId.get();
+    client.routedTo(backend);
     Instant now = clock.instant();
     Optional<Instant> seen;
     try {
@@ -215,15 +232,7 @@ public final class ProxyEngine implements AutoCloseable {
       return Cancellable.NONE;
     }
     if (seen.isEmpty() || seen.get().isBefore(now.minus(presenceWindow()))) {
-      respondError(
-          client,
-          503,
-          "no agent is connected for backend "
-              + backend
-              + " (none polled within the last "
-              + livenessWindow.toSeconds()
-              + " s)",
-          Headers.of("Retry-After", "5"));
+      respondError(client, 503, noAgentReason(backend), Headers.of("Retry-After", "5"));
       return Cancellable.NONE;
     }
     RequestHead head = client.head();
@@ -277,7 +286,7 @@ public final class ProxyEngine implements AutoCloseable {
 
   /** A parked client request: the broker's listener and the transport's cancel handle. */
   private final class ClientCall implements ResponseListener, Cancellable, ObservedBody.Observer {
-    private final ClientExchange client;
+    private final ObservedClient client;
     private final ParkedRequest parked;
     private final AtomicBoolean answered = new AtomicBoolean();
     private volatile @Nullable PendingExchange exchange;
@@ -285,7 +294,7 @@ public final class ProxyEngine implements AutoCloseable {
     /** While the client's body streams to an agent, the response wait does not run out. */
     private volatile boolean bodyStreaming;
 
-    ClientCall(ClientExchange client, ParkedRequest parked) {
+    ClientCall(ObservedClient client, ParkedRequest parked) {
       this.client = client;
       this.parked = parked;
     }
@@ -318,15 +327,7 @@ public final class ProxyEngine implements AutoCloseable {
       PendingExchange pending = exchange;
       if (pending != null && pending.cancel() && answer()) {
         LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] no response in time");
-        respondError(
-            client,
-            504,
-            "the agent of backend "
-                + parked.backendId()
-                + " did not answer within "
-                + responseTimeout.toSeconds()
-                + " s",
-            Headers.empty());
+        respondError(client, 504, timeoutReason(parked.backendId()), Headers.empty());
       }
     }
 
@@ -408,6 +409,7 @@ public final class ProxyEngine implements AutoCloseable {
       if (pending != null && pending.cancel()) {
         LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] cancelled: the client left");
       }
+      client.left();
     }
 
     private void cancelTimer() {
@@ -429,12 +431,41 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException if the backend ID is missing
    */
   public CompletableFuture<List<String>> pending(AgentCall call) {
-    String backend = authorize(call);
-    presence.seen(backend, clock.instant());
-    CompletableFuture<List<String>> ids =
-        limitPolls(backend, "", () -> broker.awaitPending(backend, longPollTimeout));
-    ids.whenComplete((result, failure) -> presence.seen(backend, clock.instant()));
-    return ids;
+    return poll(call, "", true, backend -> broker.awaitPending(backend, longPollTimeout));
+  }
+
+  /**
+   * A poll of any kind: authorizes the agent, records it as seen when the poll starts and when it
+   * ends (not when the agent left: a cancelled poll), and keeps the agent's session alive
+   * meanwhile.
+   *
+   * @param forWork a poll for requests (list or next), which starts the agent's session and, while
+   *     open, makes the backend count as present on this node; a cancel-notice poll does neither
+   *     (an agent keeps it open while it finishes its requests after saying goodbye)
+   */
+  private <T> CompletableFuture<T> poll(
+      AgentCall call,
+      String kind,
+      boolean forWork,
+      java.util.function.Function<String, CompletableFuture<T>> start) {
+    Authorized agent = authorize(call);
+    String backend = agent.backend();
+    AgentSessions.Session session = sessions.active(agent.event(call), forWork);
+    presence.seen(backend, call.agentId(), clock.instant());
+    CompletableFuture<T> result = limitPolls(backend, kind, () -> start.apply(backend));
+    session.pollStarted();
+    AgentPresence.OpenPoll open = forWork ? presence.pollStarted(backend, call.agentId()) : null;
+    result.whenComplete(
+        (value, failure) -> {
+          session.pollEnded();
+          if (open != null) {
+            presence.pollEnded(backend, open);
+          }
+          if (!result.isCancelled()) {
+            presence.seen(backend, call.agentId(), clock.instant());
+          }
+        });
+    return result;
   }
 
   /**
@@ -446,18 +477,17 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException if the backend ID is missing
    */
   public CompletableFuture<List<String>> cancelled(AgentCall call) {
-    String backend = authorize(call);
     // An agent busy with all its requests still keeps this poll open: it counts as connected.
-    presence.seen(backend, clock.instant());
-    CompletableFuture<List<String>> ids =
-        limitPolls(backend, "cancel notices ", () -> broker.awaitCancelled(backend, longPollTimeout));
-    ids.whenComplete((result, failure) -> presence.seen(backend, clock.instant()));
-    return ids;
+    return poll(
+        call,
+        "cancel notices ",
+        false,
+        backend -> broker.awaitCancelled(backend, longPollTimeout));
   }
 
   /** At most {@code maxPollsPerBackend} waiting polls of one kind per backend; beyond: 429. */
-  private CompletableFuture<List<String>> limitPolls(
-      String backend, String kind, java.util.function.Supplier<CompletableFuture<List<String>>> poll) {
+  private <T> CompletableFuture<T> limitPolls(
+      String backend, String kind, java.util.function.Supplier<CompletableFuture<T>> poll) {
     AtomicInteger polling =
         pollsByBackend.computeIfAbsent(kind + backend, id -> new AtomicInteger());
     if (polling.incrementAndGet() > maxPollsPerBackend) {
@@ -472,7 +502,7 @@ public final class ProxyEngine implements AutoCloseable {
               + maxPollsPerBackend
               + ")");
     }
-    CompletableFuture<List<String>> ids;
+    CompletableFuture<T> ids;
     try {
       ids = poll.get();
     } catch (RuntimeException e) {
@@ -494,7 +524,9 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws IOException if writing to the agent or reading from the client failed
    */
   public void readRequest(AgentCall call, AgentReadSink sink) throws IOException {
-    String backend = authorize(call);
+    Authorized agent = authorize(call);
+    sessions.active(agent.event(call), false);
+    String backend = agent.backend();
     String id = requireRequestId(call.requestId());
     new ClaimedForAgent(backend, broker.claim(backend, id)).writeTo(sink);
   }
@@ -510,11 +542,18 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException if the backend ID is missing
    */
   public CompletableFuture<Optional<NextRequest>> next(AgentCall call) {
-    String backend = authorize(call);
-    presence.seen(backend, clock.instant());
     CompletableFuture<Optional<NextRequest>> result = new CompletableFuture<>();
+    String[] polled = new String[1];
     CompletableFuture<List<String>> ids =
-        limitPolls(backend, "next-request ", () -> nextIds(backend));
+        poll(
+            call,
+            "next-request ",
+            true,
+            backend -> {
+              polled[0] = backend;
+              return nextIds(backend);
+            });
+    String backend = polled[0];
     ids.whenComplete(
         (list, failure) -> {
           if (failure != null) {
@@ -523,7 +562,6 @@ public final class ProxyEngine implements AutoCloseable {
           }
           ClaimedForAgent claimed;
           try {
-            presence.seen(backend, clock.instant());
             claimed = claimFirst(backend, list);
           } catch (RuntimeException e) {
             result.completeExceptionally(e); // never leave the poll unanswered
@@ -678,7 +716,9 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws IOException if reading from the agent failed
    */
   public void postResponse(AgentCall call, InputStream wire) throws IOException {
-    String backend = authorize(call);
+    Authorized agent = authorize(call);
+    sessions.active(agent.event(call), false);
+    String backend = agent.backend();
     String id = requireRequestId(call.requestId());
     ParkedRequest request = broker.awaitingResponse(backend, id);
     HttpMessageReader reader = new HttpMessageReader(wire, maxHeadBytes);
@@ -710,16 +750,47 @@ public final class ProxyEngine implements AutoCloseable {
   }
 
   /**
-   * Authenticates the agent and returns the backend it acts for.
+   * An agent's goodbye (extension {@code leave-notice}): the agent stopped polling and is going, so
+   * it no longer counts as connected for its backend. When no other agent serves the backend, new
+   * requests get 503 at once (on other nodes within a second) instead of waiting for a response
+   * time-out. Requests it already holds may still be answered.
+   *
+   * @throws UnauthenticatedException if the agent has no valid credential
+   * @throws BadRequestException if the backend or agent ID is missing
+   */
+  public void leave(AgentCall call) {
+    Authorized agent = authorize(call);
+    String agentId = call.agentId();
+    if (agentId.isEmpty()) {
+      throw new BadRequestException("missing header " + ProtocolHeaders.AGENT_ID);
+    }
+    presence.left(agent.backend(), agentId, clock.instant());
+    sessions.left(agent.event(call));
+  }
+
+  /** An authorized agent call: the backend it acts for and the identity it proved. */
+  private record Authorized(String backend, String identity) {
+    ProxyListener.AgentEvent event(AgentCall call) {
+      return new ProxyListener.AgentEvent(backend, identity, call.remoteAddress(), call.agentId());
+    }
+  }
+
+  /**
+   * Authenticates the agent and checks it may act for the backend it names.
    *
    * @throws UnauthenticatedException without a valid credential
+   * @throws ForbiddenException if the backend's record does not name the agent's identity, or
+   *     backends are registered and this one is not
    * @throws BadRequestException without a backend ID
    */
-  private String authorize(AgentCall call) {
+  private Authorized authorize(AgentCall call) {
     Optional<String> identity = authenticator.authenticate(call.headers());
     if (identity.isEmpty()) {
-      throw new UnauthenticatedException(
-          "agent credentials missing or not accepted (send Authorization: Bearer <token>)");
+      throw refused(
+          call,
+          null,
+          new UnauthenticatedException(
+              "agent credentials missing or not accepted (send Authorization: Bearer <token>)"));
     }
     String backend = requireBackend(call.backendId());
     // A registered backend names the agents that may act for it. Once backends are registered,
@@ -727,20 +798,39 @@ public final class ProxyEngine implements AutoCloseable {
     Optional<dev.invertingproxy.BackendRecord> record = registry.get(backend);
     if (record.isPresent()) {
       if (!record.get().agentIdentities().contains(identity.get())) {
-        throw new ForbiddenException(
-            "agent "
-                + identity.get()
-                + " may not act for backend "
-                + backend
-                + " (its record allows: "
-                + String.join(", ", new java.util.TreeSet<>(record.get().agentIdentities()))
-                + ")");
+        throw refused(
+            call,
+            identity.get(),
+            new ForbiddenException(
+                "agent "
+                    + identity.get()
+                    + " may not act for backend "
+                    + backend
+                    + " (its record allows: "
+                    + String.join(", ", new java.util.TreeSet<>(record.get().agentIdentities()))
+                    + ")"));
       }
     } else if (!registry.list().isEmpty()) {
-      throw new ForbiddenException(
-          "backend " + backend + " is not registered (agent " + identity.get() + ")");
+      throw refused(
+          call,
+          identity.get(),
+          new ForbiddenException(
+              "backend " + backend + " is not registered (agent " + identity.get() + ")"));
     }
-    return backend;
+    return new Authorized(backend, identity.get());
+  }
+
+  /** Reports a refused agent call to the listeners; returns the failure to throw. */
+  private InvertingProxyException refused(
+      AgentCall call, @Nullable String identity, InvertingProxyException failure) {
+    events.agentRefused(
+        new ProxyListener.AgentRefusal(
+            ErrorMapping.status(failure),
+            failure.getMessage(),
+            call.remoteAddress(),
+            call.backendId(),
+            identity));
+    return failure;
   }
 
   private static String requireBackend(@Nullable String backendId) {
@@ -761,13 +851,46 @@ public final class ProxyEngine implements AutoCloseable {
 
   /** Answers a client with a short text/plain error; failures to write are logged only. */
   private static void respondError(
-      ClientExchange client, int status, String message, Headers extra) {
+      ObservedClient client, int status, String message, Headers extra) {
+    client.reason(message);
     TextResponses.TextResponse error = TextResponses.of(status, message, extra);
     try {
       client.respond(error.head(), error.body());
     } catch (IOException | RuntimeException e) {
       LOGGER.log(Level.DEBUG, () -> "could not send " + status + " to the client: " + e);
     }
+  }
+
+  /** Why a request gets 503: no agent of its backend polls (or polled within the window). */
+  private String noAgentReason(String backend) {
+    return "no agent is connected for backend "
+        + backend
+        + " (none is polling, none polled within the last "
+        + livenessWindow.toSeconds()
+        + " s, or the last one stopped)";
+  }
+
+  /**
+   * Why a parked request gets 504: no answer in time; it says whether an agent is connected now,
+   * so that it never blames an agent that is gone.
+   */
+  private String timeoutReason(String backend) {
+    boolean connected;
+    try {
+      Instant now = clock.instant();
+      Optional<Instant> seen = presence.lastSeen(backend, now, presenceWindow());
+      connected = seen.isPresent() && !seen.get().isBefore(now.minus(presenceWindow()));
+    } catch (RuntimeException e) {
+      connected = true; // unknown: say no more than what is certain
+    }
+    return "no response from backend "
+        + backend
+        + " within "
+        + responseTimeout.toSeconds()
+        + " s"
+        + (connected
+            ? " (an agent is connected: the backend may be slow, or the agent busy)"
+            : "; no agent of it is connected now (it stopped or lost its connection)");
   }
 
   private String bodyLimitMessage() {
@@ -802,6 +925,9 @@ public final class ProxyEngine implements AutoCloseable {
   @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
+      if (sweep != null) {
+        sweep.cancel(false);
+      }
       for (ClientCall call : List.copyOf(calls)) {
         call.shutDown(); // no parked client is left waiting for a timer that will not run
       }
@@ -833,8 +959,30 @@ public final class ProxyEngine implements AutoCloseable {
     private int maxPollsPerBackend = 100;
     private Clock clock = Clock.systemUTC();
     private @Nullable ScheduledExecutorService scheduler;
+    private final List<ProxyListener> listeners = new java.util.ArrayList<>();
+    private boolean accessLog;
 
     private Builder() {}
+
+    /**
+     * Adds a listener for this node's events (requests ended, agents connected and disconnected,
+     * refused agent calls); see {@link ProxyListener}. The engine always logs agents and refusals
+     * through {@link LoggingProxyListener}; listeners added here come after it.
+     */
+    public Builder listener(ProxyListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /**
+     * Writes an access log: one line per client request on the logger {@value
+     * LoggingProxyListener#ACCESS_LOGGER} at INFO (format: {@link LoggingProxyListener}); default
+     * off.
+     */
+    public Builder accessLog(boolean enabled) {
+      this.accessLog = enabled;
+      return this;
+    }
 
     /** Uses {@code storage}; the caller closes it. */
     public Builder storage(Storage storage) {

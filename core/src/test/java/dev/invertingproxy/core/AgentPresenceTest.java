@@ -71,14 +71,15 @@ class AgentPresenceTest {
     CountingRegistry registry = new CountingRegistry();
     AgentPresence presence = new AgentPresence(registry);
     for (int i = 0; i < 100; i++) {
-      presence.seen("b1", T0.plusMillis(i * 5)); // 0 .. 495 ms
+      presence.seen("b1", "a1", T0.plusMillis(i * 5)); // 0 .. 495 ms
       presence.used("b1", T0.plusMillis(i * 5));
     }
-    presence.seen("b2", T0);
-    assertThat(registry.seenWrites).hasValue(2); // b1 once, b2 once
+    presence.seen("b2", "a1", T0);
+    presence.seen("b1", "a2", T0); // another agent of b1: its own record
+    assertThat(registry.seenWrites).hasValue(3); // b1's a1 once, b2 once, b1's a2 once
     assertThat(registry.usedWrites).hasValue(1);
 
-    presence.seen("b1", T0.plusSeconds(1));
+    presence.seen("b1", "a1", T0.plusSeconds(1));
     presence.used("b1", T0.plusMillis(1500));
     assertThat(registry.seen).containsEntry("b1", T0.plusSeconds(1));
     assertThat(registry.used).containsEntry("b1", T0.plusMillis(1500));
@@ -118,17 +119,43 @@ class AgentPresenceTest {
   }
 
   @Test
-  void anAgentPollingThisNodeIsSeenWithoutAsking() {
+  void aBackendPolledOnThisNodeIsSeenWithoutAsking() {
     CountingRegistry registry = new CountingRegistry();
     AgentPresence presence = new AgentPresence(registry);
-    presence.seen("b1", T0);
+    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1");
+    presence.seen("b1", "a1", T0);
     registry.seen.clear(); // the store lost it (Redis restarted empty)
-    assertThat(presence.lastSeen("b1", T0.plusMillis(300), WINDOW)).contains(T0);
-    presence.seen("b1", T0.plusMillis(500)); // coalesced: not written, but known here
-    assertThat(presence.lastSeen("b1", T0.plusSeconds(20), WINDOW)).contains(T0.plusMillis(500));
+    assertThat(presence.lastSeen("b1", T0.plusSeconds(20), WINDOW)).contains(T0.plusSeconds(20));
+    assertThat(presence.lastSeen("b1", T0.plusSeconds(90), WINDOW)).contains(T0.plusSeconds(90));
     assertThat(registry.seenReads).hasValue(0);
-    // Past the window, the registry decides again.
-    assertThat(presence.lastSeen("b1", T0.plusSeconds(31), WINDOW)).isEmpty();
+    // Once the poll ends, the registry decides again.
+    presence.pollEnded("b1", poll);
+    assertThat(presence.lastSeen("b1", T0.plusSeconds(91), WINDOW)).isEmpty();
+    assertThat(registry.seenReads).hasValue(1);
+  }
+
+  @Test
+  void anAgentThatLeavesIsForgottenAtOnce() {
+    AtomicInteger lefts = new AtomicInteger();
+    CountingRegistry registry =
+        new CountingRegistry() {
+          @Override
+          public void agentLeft(String backendId, String agentId, Instant time) {
+            lefts.incrementAndGet();
+            seen.remove(backendId); // its only agent
+          }
+        };
+    AgentPresence presence = new AgentPresence(registry);
+    presence.seen("b1", "a1", T0);
+    assertThat(presence.lastSeen("b1", T0.plusMillis(100), WINDOW)).contains(T0); // cached now
+    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1"); // not yet noticed closed
+    presence.left("b1", "a1", T0.plusMillis(200));
+    assertThat(lefts).hasValue(1);
+    // Neither its open poll nor the cached read count any more.
+    assertThat(presence.lastSeen("b1", T0.plusMillis(300), WINDOW)).isEmpty();
+    presence.pollEnded("b1", poll); // noticed later
+    presence.pollStarted("b1", "a2"); // another agent polls here
+    assertThat(presence.lastSeen("b1", T0.plusMillis(400), WINDOW)).contains(T0.plusMillis(400));
   }
 
   @Test
@@ -146,10 +173,10 @@ class AgentPresenceTest {
           }
         };
     AgentPresence presence = new AgentPresence(flaky);
-    assertThatThrownBy(() -> presence.seen("b1", T0))
+    assertThatThrownBy(() -> presence.seen("b1", "a1", T0))
         .isInstanceOf(StorageException.class);
     down.set(false);
-    presence.seen("b1", T0.plusMillis(100)); // within the second, yet written: the last one failed
+    presence.seen("b1", "a1", T0.plusMillis(100)); // within the second, yet written: the last one failed
     assertThat(registry.seen).containsEntry("b1", T0.plusMillis(100));
   }
 }

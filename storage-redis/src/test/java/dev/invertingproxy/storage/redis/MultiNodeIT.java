@@ -85,6 +85,48 @@ class MultiNodeIT {
     return agent;
   }
 
+  private int status(ProxyNode entry, String path) throws IOException {
+    try (Response response =
+        http.newCall(new Request.Builder().url(entry.uri.resolve(path).toString()).build()).execute()) {
+      return response.code();
+    }
+  }
+
+  @Test
+  void anAgentThatStopsIsGoneOnEveryNodeWithinASecond() throws Exception {
+    ProxyNode a = node();
+    ProxyNode b = node();
+    DefaultAgentLoop first = agent(b);
+    DefaultAgentLoop second = agent(b);
+    assertThat(status(a, "echo/before")).isEqualTo(200);
+    first.close(Duration.ofSeconds(2));
+    // The other agent still serves, on both nodes.
+    for (int i = 0; i < 5; i++) {
+      assertThat(status(a, "echo/one-left-" + i)).isEqualTo(200);
+      assertThat(status(b, "echo/one-left-" + i)).isEqualTo(200);
+    }
+    long stopped = System.nanoTime();
+    second.close(Duration.ofSeconds(2));
+    // The node it polled knows at once; the other within its presence cache's second (a request
+    // there before that is parked: the impatient client gives up on it and asks again).
+    assertThat(status(b, "echo/gone")).isEqualTo(503);
+    OkHttpClient impatient = http.newBuilder().readTimeout(Duration.ofMillis(500)).build();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreException(java.net.SocketTimeoutException.class)
+        .until(
+            () -> {
+              try (Response response =
+                  impatient
+                      .newCall(new Request.Builder().url(a.uri.resolve("echo/gone").toString()).build())
+                      .execute()) {
+                return response.code() == 503;
+              }
+            });
+    assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThan(Duration.ofSeconds(10));
+  }
+
   @Test
   void fiveHundredRequestsSpreadOverTwoNodesAreServedByAnAgentOnAThird() throws Exception {
     ProxyNode a = node();

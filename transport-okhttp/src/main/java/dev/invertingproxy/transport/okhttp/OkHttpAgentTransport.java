@@ -132,6 +132,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final HttpUrl cancelledUrl;
   private final HttpUrl nextUrl;
+  private final HttpUrl leaveUrl;
   private volatile Set<String> proxyCapabilities = Set.of();
 
   private OkHttpAgentTransport(
@@ -143,6 +144,7 @@ public final class OkHttpAgentTransport implements AgentTransport {
     this.pendingUrl = resolve(proxy, "agent/pending");
     this.cancelledUrl = resolve(proxy, "agent/cancelled");
     this.nextUrl = resolve(proxy, "agent/next");
+    this.leaveUrl = resolve(proxy, "agent/leave");
     this.requestUrl = resolve(proxy, "agent/request");
     this.responseUrl = resolve(proxy, "agent/response");
 
@@ -266,9 +268,15 @@ public final class OkHttpAgentTransport implements AgentTransport {
 
   @Override
   public List<String> listPending(String backendId) throws IOException {
+    return listPending(backendId, new CancelSignal());
+  }
+
+  @Override
+  public List<String> listPending(String backendId, CancelSignal cancel) throws IOException {
     Request request = proxyRequest(pendingUrl, backendId, null).get().build();
     long start = System.nanoTime();
     Call call = newCall(proxyPollClient, request);
+    cancel.onCancel(call::cancel);
     try (Response response = call.execute()) {
       requireOk(response, "GET agent/pending");
       proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
@@ -306,6 +314,28 @@ public final class OkHttpAgentTransport implements AgentTransport {
       return parsePending(readLimited(response.body().source(), PENDING_LIMIT));
     } catch (IOException e) {
       logFailure("GET agent/cancelled", backendId, null, e);
+      throw e;
+    } finally {
+      calls.remove(call);
+    }
+  }
+
+  /** The longest a goodbye may take: it runs while the agent stops. */
+  private static final Duration LEAVE_TIMEOUT = Duration.ofSeconds(5);
+
+  @Override
+  public void leave(String backendId) throws IOException {
+    Request request =
+        proxyRequest(leaveUrl, backendId, null)
+            .post(okhttp3.RequestBody.create(new byte[0], null))
+            .build();
+    Call call = newCall(proxyClient.newBuilder().callTimeout(LEAVE_TIMEOUT).build(), request);
+    try (Response response = call.execute()) {
+      if (response.code() != 204) {
+        requireOk(response, "POST agent/leave");
+      }
+    } catch (IOException e) {
+      logFailure("POST agent/leave", backendId, null, e);
       throw e;
     } finally {
       calls.remove(call);

@@ -39,6 +39,9 @@ import org.jspecify.annotations.Nullable;
  *   <li>{@code GET {base}agent/cancelled} (extension {@code cancel-notices}, announced in {@code
  *       X-Inverting-Proxy-Capabilities} on list answers): long poll for the IDs of requests whose
  *       clients left while an agent held them.
+ *   <li>{@code POST {base}agent/leave} (extension {@code leave-notice}, announced likewise): the
+ *       agent named by {@code X-Inverting-Proxy-Agent-ID} stopped polling and is going; {@code
+ *       204}.
  * </ul>
  *
  * <p>Requests are matched by the end of their path, so the servlet may be mapped anywhere ({@code
@@ -84,6 +87,11 @@ public class AgentServlet extends HttpServlet {
       } else if (path.endsWith("agent/request")) {
         if (requireMethod("GET", method, response)) {
           read(request, response);
+        }
+      } else if (path.endsWith("agent/leave")) {
+        if (requireMethod("POST", method, response)) {
+          engine.leave(call(request));
+          response.setStatus(204);
         }
       } else if (path.endsWith("agent/response")) {
         if (requireMethod("POST", method, response)) {
@@ -254,7 +262,7 @@ public class AgentServlet extends HttpServlet {
   }
 
   private static AgentCall call(HttpServletRequest request) {
-    return new AgentCall(ContainerSupport.of(request).requestHeaders(request));
+    return new AgentCall(ContainerSupport.of(request).requestHeaders(request), request.getRemoteAddr());
   }
 
   private static boolean requireMethod(String expected, String method, HttpServletResponse response)

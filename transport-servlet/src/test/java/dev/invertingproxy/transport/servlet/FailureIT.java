@@ -68,7 +68,9 @@ class FailureIT {
       assertThat(silent.pending("b1").status()).isEqualTo(200);
       try (Response response = get("/x")) {
         assertThat(response.code()).isEqualTo(504);
-        assertThat(response.body().string()).contains("did not answer within 1 s");
+        assertThat(response.body().string())
+            .contains("no response from backend b1 within 1 s")
+            .contains("an agent is connected");
       }
     }
   }

@@ -1,0 +1,157 @@
+package dev.invertingproxy.core;
+
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The engine's log: agents connecting and disconnecting (INFO), refused agent calls (WARNING, at
+ * most one line per minute for each caller, status and backend, with a count of those left out),
+ * and, if asked for, an access log: one line per client request on the logger {@value
+ * #ACCESS_LOGGER} at INFO.
+ *
+ * <p>Access log line: start time (UTC, ISO-8601), client address, method, target, backend ({@code
+ * -} if none was chosen), status ({@code -} if none was sent: the client left), response body
+ * bytes, duration in milliseconds, then {@code cut} if the response did not end cleanly, and the
+ * proxy's reason in quotes where it has one:
+ *
+ * <pre>
+ * 2026-12-06T10:15:30.120Z 203.0.113.7 GET /status laptop 200 512 3.1ms
+ * 2026-12-06T10:15:31.002Z 203.0.113.7 GET /x laptop 503 84 0.4ms "no agent is connected for backend laptop (...)"
+ * </pre>
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class LoggingProxyListener implements ProxyListener {
+  /** The access log's logger name. */
+  public static final String ACCESS_LOGGER = "dev.invertingproxy.access";
+
+  private static final System.Logger LOGGER = System.getLogger(LoggingProxyListener.class.getName());
+  private static final System.Logger ACCESS = System.getLogger(ACCESS_LOGGER);
+  private static final long REFUSAL_WINDOW_NANOS = Duration.ofMinutes(1).toNanos();
+  private static final int MAX_REFUSAL_KEYS = 1000;
+
+  private final boolean accessLog;
+  private final ConcurrentHashMap<String, RefusalWindow> refusals = new ConcurrentHashMap<>();
+
+  private LoggingProxyListener(boolean accessLog) {
+    this.accessLog = accessLog;
+  }
+
+  /** Logs agents and refusals; with {@code accessLog}, also one line per client request. */
+  public static LoggingProxyListener create(boolean accessLog) {
+    return new LoggingProxyListener(accessLog);
+  }
+
+  /** Whether this listener writes the access log. */
+  public boolean accessLog() {
+    return accessLog;
+  }
+
+  @Override
+  public void requestEnded(RequestEvent event) {
+    if (!accessLog || !ACCESS.isLoggable(Level.INFO)) {
+      return;
+    }
+    StringBuilder line = new StringBuilder(128);
+    line.append(DateTimeFormatter.ISO_INSTANT.format(event.start()))
+        .append(' ')
+        .append(event.clientAddress())
+        .append(' ')
+        .append(event.method())
+        .append(' ')
+        .append(event.target())
+        .append(' ')
+        .append(event.backendId() == null ? "-" : event.backendId())
+        .append(' ')
+        .append(event.status() == 0 ? "-" : String.valueOf(event.status()))
+        .append(' ')
+        .append(event.bytes())
+        .append(' ')
+        .append(String.format(java.util.Locale.ROOT, "%.1fms", event.duration().toNanos() / 1e6));
+    if (!event.complete()) {
+      line.append(" cut");
+    }
+    if (event.reason() != null) {
+      line.append(" \"").append(event.reason().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+    }
+    ACCESS.log(Level.INFO, line.toString());
+  }
+
+  @Override
+  public void agentConnected(AgentEvent event) {
+    LOGGER.log(Level.INFO, () -> "agent connected: " + describe(event));
+  }
+
+  @Override
+  public void agentDisconnected(AgentEvent event, boolean left) {
+    LOGGER.log(
+        Level.INFO,
+        () ->
+            "agent disconnected: "
+                + describe(event)
+                + (left ? " (it stopped cleanly)" : " (no call within the liveness window)"));
+  }
+
+  @Override
+  public void agentRefused(AgentRefusal refusal) {
+    if (!LOGGER.isLoggable(Level.WARNING)) {
+      return;
+    }
+    String key = refusal.status() + " " + refusal.address() + " " + refusal.backendId();
+    if (refusals.size() > MAX_REFUSAL_KEYS) {
+      refusals.clear(); // bounded; a flood of callers only costs an extra line each
+    }
+    long now = System.nanoTime();
+    long[] suppressed = {-1};
+    refusals.compute(
+        key,
+        (k, window) -> {
+          if (window == null || now - window.start > REFUSAL_WINDOW_NANOS) {
+            suppressed[0] = window == null ? 0 : window.suppressed;
+            return new RefusalWindow(now);
+          }
+          window.suppressed++;
+          return window;
+        });
+    if (suppressed[0] < 0) {
+      return; // logged within the last minute
+    }
+    LOGGER.log(
+        Level.WARNING,
+        "agent call refused ("
+            + refusal.status()
+            + ") from "
+            + refusal.address()
+            + (refusal.identity() == null ? "" : ", identity " + refusal.identity())
+            + (refusal.backendId() == null ? "" : ", backend " + refusal.backendId())
+            + ": "
+            + refusal.reason()
+            + (suppressed[0] > 0
+                ? " (and " + suppressed[0] + " more like it since the previous line)"
+                : ""));
+  }
+
+  private static String describe(AgentEvent event) {
+    return "backend "
+        + event.backendId()
+        + ", identity "
+        + event.identity()
+        + ", address "
+        + event.address()
+        + (event.agentId().isEmpty() ? "" : ", agent " + event.agentId());
+  }
+
+  /** Refusals of one key within a minute: the first is logged, the rest counted. */
+  private static final class RefusalWindow {
+    final long start;
+    long suppressed; // guarded by the map's compute
+
+    RefusalWindow(long start) {
+      this.start = start;
+    }
+  }
+}

@@ -1,0 +1,139 @@
+package dev.invertingproxy.transport.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.invertingproxy.core.DefaultAgentLoop;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import okhttp3.OkHttpClient;
+import okhttp3.Request;
+import okhttp3.Response;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * An agent that stops cleanly says so (extension {@code leave-notice}): clients that come after
+ * it get 503 at once instead of waiting for a response time-out, unless another agent serves.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class AgentLeaveIT {
+  private final OkHttpClient http =
+      new OkHttpClient.Builder().readTimeout(Duration.ofSeconds(50)).build();
+  private Relay relay;
+
+  @AfterEach
+  void stop() throws Exception {
+    http.dispatcher().executorService().shutdownNow();
+    http.connectionPool().evictAll();
+    if (relay != null) {
+      relay.close();
+    }
+  }
+
+  private Response get(String path) throws IOException {
+    return http.newCall(new Request.Builder().url(relay.url(path).toString()).build()).execute();
+  }
+
+  private DefaultAgentLoop secondAgent() {
+    DefaultAgentLoop agent =
+        DefaultAgentLoop.builder()
+            .proxy(relay.proxy)
+            .backendId(Relay.BACKEND_ID)
+            .backend(relay.backend.uri())
+            .bearerToken(Relay.AGENT_TOKEN)
+            .drainTimeout(Duration.ofSeconds(2))
+            .build();
+    agent.start();
+    return agent;
+  }
+
+  @Test
+  @DisplayName("the last agent stops: the next client gets 503 at once, not a 504 a minute later")
+  void lastAgentLeaves() throws Exception {
+    relay = Relay.withAgent(engine -> engine.responseTimeout(Duration.ofSeconds(40)));
+    try (Response response = get("/before")) {
+      assertThat(response.code()).isEqualTo(200);
+    }
+    relay.agent.close(Duration.ofSeconds(2));
+    long start = System.nanoTime();
+    try (Response response = get("/after")) {
+      assertThat(response.code()).isEqualTo(503);
+      assertThat(response.body().string()).contains("no agent is connected for backend b1");
+    }
+    // At once: the response wait is 40 s.
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(20));
+    assertThat(relay.backend.take().head().target()).isEqualTo("/before");
+    assertThat(relay.backend.received).isEmpty();
+  }
+
+  @Test
+  @DisplayName("one of two agents stops: the other serves on, no client sees an error")
+  void otherAgentServesOn() throws Exception {
+    relay = Relay.withAgent();
+    DefaultAgentLoop second = secondAgent();
+    try {
+      Thread.sleep(300); // both poll
+      relay.agent.close(Duration.ofSeconds(2));
+      for (int i = 0; i < 10; i++) {
+        try (Response response = get("/after-" + i)) {
+          assertThat(response.code()).isEqualTo(200);
+        }
+      }
+    } finally {
+      second.close(Duration.ofSeconds(2));
+    }
+  }
+
+  @Test
+  @DisplayName("a request in flight is still answered after the goodbye; new ones get 503")
+  void inFlightIsAnswered() throws Exception {
+    relay = Relay.withAgent();
+    CountDownLatch inBackend = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    relay.backend.respondWith(
+        (request, out) -> {
+          inBackend.countDown();
+          try {
+            release.await(20, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          dev.invertingproxy.testkit.RawHttpBackend.echo(request, out);
+        });
+    CompletableFuture<Integer> slow =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try (Response response = get("/slow")) {
+                return response.code();
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    assertThat(inBackend.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<Boolean> closing =
+        CompletableFuture.supplyAsync(() -> relay.agent.close(Duration.ofSeconds(20)));
+    // The goodbye is said before the drain: a new client is refused while /slow is in flight.
+    // (A request that arrives while the agent is closing its polls may be taken by one of them and
+    // wait for the response time-out: attempts give up after a second.)
+    OkHttpClient impatient = http.newBuilder().readTimeout(Duration.ofSeconds(1)).build();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    int status = 0;
+    while (status != 503 && System.nanoTime() < deadline) {
+      try (Response response =
+          impatient.newCall(new Request.Builder().url(relay.url("/new").toString()).build()).execute()) {
+        status = response.code();
+      } catch (java.net.SocketTimeoutException parkedMeanwhile) {
+        status = 0;
+      }
+    }
+    assertThat(status).isEqualTo(503);
+    release.countDown();
+    assertThat(slow.get(20, TimeUnit.SECONDS)).isEqualTo(200);
+    assertThat(closing.get(20, TimeUnit.SECONDS)).isTrue(); // drained
+  }
+}
