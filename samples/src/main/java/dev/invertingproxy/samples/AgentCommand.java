@@ -200,7 +200,7 @@ final class AgentCommand implements Callable<Integer> {
     }
     err.flush();
 
-    Lifecycle lifecycle = new Lifecycle(err);
+    Lifecycle lifecycle = Lifecycle.onSignals(err);
     DefaultAgentLoop agent;
     try {
       DefaultAgentLoop.Builder builder =
@@ -238,8 +238,7 @@ final class AgentCommand implements Callable<Integer> {
     Thread watch = new Thread(() -> reportConnection(agent, proxyUrl, out), "agent-status");
     watch.setDaemon(true);
     watch.start();
-    lifecycle.awaitStop();
-    return 0;
+    return lifecycle.awaitStop() ? 0 : 1;
   }
 
   /** Prints a line whenever the agent's connection to the proxy comes or goes. */

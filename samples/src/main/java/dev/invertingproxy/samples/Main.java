@@ -19,8 +19,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * {@code java -jar inverting-proxy.jar COMMAND}: {@code quickstart} (backend, proxy and agent in one
  * JVM), {@code proxy} (the stand-alone proxy) and {@code agent} (the stand-alone agent).
  *
- * <p>Exit codes: 0 after {@code --help} or a clean stop, 2 for a bad command line (the message and
- * the usage go to stderr), 1 if the command failed (one {@code error:} line on stderr).
+ * <p>Exit codes: 0 after {@code --help} or a clean stop (SIGTERM or Ctrl-C), 2 for a bad command
+ * line (the message and the usage go to stderr), 1 if the command failed or something could not be
+ * stopped ({@code error:} lines on stderr).
  */
 @Command(
     name = "inverting-proxy",

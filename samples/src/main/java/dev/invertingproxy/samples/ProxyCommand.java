@@ -266,7 +266,7 @@ final class ProxyCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
 
 
-    Lifecycle lifecycle = new Lifecycle(err);
+    Lifecycle lifecycle = Lifecycle.onSignals(err);
     try {
       ProxyEngine engine =
           ProxyEngine.builder()
@@ -314,8 +314,7 @@ final class ProxyCommand implements Callable<Integer> {
       lifecycle.abort();
       throw e;
     }
-    lifecycle.awaitStop();
-    return 0;
+    return lifecycle.awaitStop() ? 0 : 1;
   }
 
   private ParameterException usage(String message) {

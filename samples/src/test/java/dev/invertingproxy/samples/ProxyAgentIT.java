@@ -1,6 +1,7 @@
 package dev.invertingproxy.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.InputStream;
@@ -131,11 +132,19 @@ class ProxyAgentIT {
         assertThat(reserved.statusCode()).isBetween(400, 499);
         assertThat(seenByBackend).noneMatch(request -> request.contains("/agent"));
 
-        // SIGTERM stops both gracefully, agent first
-        assertThat(agent.stop(Duration.ofSeconds(40))).as(agent.transcript()).isIn(0, 143);
-        assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isIn(0, 143);
-        assertThat(agent.stderr()).doesNotContain("could not stop");
-        assertThat(proxy.stderr()).doesNotContain("could not stop").doesNotContain("WARNING");
+        // SIGTERM stops both gracefully, agent first, each with exit code 0 (what systemd expects)
+        assertThat(agent.stop(Duration.ofSeconds(40))).as(agent.transcript()).isZero();
+        assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+        for (JarProcess stopped : new JarProcess[] {agent, proxy}) {
+          assertThat(stopped.stderr())
+              .as(stopped.transcript())
+              .contains("Stopping ...")
+              .doesNotContain("could not stop")
+              .doesNotContain("error")
+              .doesNotContain("Exception")
+              .doesNotContain("WARNING")
+              .doesNotContain("SEVERE");
+        }
       }
     }
   }
@@ -157,6 +166,21 @@ class ProxyAgentIT {
       HttpResponse<String> client = send(HttpRequest.newBuilder(proxyUrl.resolve("x")).GET());
       assertThat(client.statusCode()).isEqualTo(503);
       assertThat(seenByBackend).isEmpty();
+    }
+  }
+
+  @Test
+  void ctrlCStopsTheProxyWithExitCodeZero() throws Exception {
+    assumeFalse(JarProcess.sigintIgnoredHere(), "SIGINT is ignored in this JVM and its children");
+    try (JarProcess proxy =
+        JarProcess.start("proxy", "--port=0", "--bind=127.0.0.1", "--agent-token", TOKEN)) {
+      proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
+      assertThat(proxy.interrupt(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+      assertThat(proxy.stderr())
+          .as(proxy.transcript())
+          .contains("Stopping ...")
+          .doesNotContain("error")
+          .doesNotContain("Exception");
     }
   }
 
