@@ -4,13 +4,21 @@ import dev.invertingproxy.auth.jwt.JwtAgentAuthenticator;
 import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.Providers;
 import dev.invertingproxy.core.ProxyEngine;
+import dev.invertingproxy.StorageException;
 import java.io.PrintWriter;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
+import java.nio.channels.UnresolvedAddressException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -35,6 +43,8 @@ import picocli.CommandLine.Spec;
       ""
     })
 final class ProxyCommand implements Callable<Integer> {
+  private static final int DEFAULT_REDIS_PORT = 6379;
+
   @Spec CommandSpec spec;
 
   @Option(
@@ -265,16 +275,20 @@ final class ProxyCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
 
-
     Lifecycle lifecycle = Lifecycle.onSignals(err);
     try {
-      ProxyEngine engine =
-          ProxyEngine.builder()
-              .storage(storage)
-              // single-backend mode until a backend is registered through the admin API
-              .routeByRegistry(backendId)
-              .agentAuthenticator(authenticator())
-              .build();
+      ProxyEngine engine;
+      try {
+        engine =
+            ProxyEngine.builder()
+                .storage(storage)
+                // single-backend mode until a backend is registered through the admin API
+                .routeByRegistry(backendId)
+                .agentAuthenticator(authenticator())
+                .build();
+      } catch (StorageException e) {
+        throw storageFailure(e);
+      }
       lifecycle.started("proxy engine", engine::close);
       if (allowAnonymousAgents) {
         err.println(
@@ -290,9 +304,23 @@ final class ProxyCommand implements Callable<Integer> {
                 + "(or, for a closed test network only, --allow-anonymous-agents).");
       }
       err.flush();
-      ProxyServer proxy = ProxyServer.start(engine, bind, port, adminAuthenticator());
+      ProxyServer proxy;
+      try {
+        proxy = ProxyServer.start(engine, bind, port, adminAuthenticator());
+      } catch (Exception e) {
+        throw listenFailure(e);
+      }
       lifecycle.started("proxy (Jetty)", proxy::close);
       out.println("Listening on " + proxy.url());
+      if (proxy.allInterfaces()) {
+        out.println(
+            "All interfaces (--bind "
+                + bind
+                + "): that URL works on this machine; other machines use this machine's name or "
+                + "address instead of "
+                + proxy.url().getHost()
+                + ".");
+      }
       out.println(
           "Every client request goes to backend '"
               + backendId
@@ -315,6 +343,78 @@ final class ProxyCommand implements Callable<Integer> {
       throw e;
     }
     return lifecycle.awaitStop() ? 0 : 1;
+  }
+
+  /**
+   * The storage could not be opened: for Redis, {@code cannot reach Redis at HOST:PORT: REASON}
+   * (the URI's password never shown), else the failure as it is.
+   */
+  Exception storageFailure(StorageException failure) {
+    URI uri;
+    try {
+      uri = new URI(storage);
+    } catch (URISyntaxException e) {
+      return failure;
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!scheme.startsWith("redis") || uri.getHost() == null) {
+      return failure;
+    }
+    String where = uri.getHost() + ":" + (uri.getPort() == -1 ? DEFAULT_REDIS_PORT : uri.getPort());
+    return new IllegalStateException(
+        "cannot reach Redis at " + where + ": " + reason(failure), failure);
+  }
+
+  /** Why a connection failed, in a few words: the most telling cause. */
+  static String reason(Throwable failure) {
+    Throwable innermost = failure;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      innermost = t;
+      String message = t.getMessage() == null ? "" : t.getMessage().toLowerCase(Locale.ROOT);
+      if (t instanceof UnknownHostException) {
+        return "unknown host";
+      }
+      if (t instanceof SocketTimeoutException || message.startsWith("connection timed out")) {
+        return "connection timed out";
+      }
+      if (t instanceof ConnectException && message.contains("refused")) {
+        return "connection refused";
+      }
+    }
+    String message = innermost.getMessage();
+    return message == null || message.isBlank() ? innermost.toString() : message.strip();
+  }
+
+  /** Jetty could not listen: the port is taken, or the address is not this machine's. */
+  Exception listenFailure(Exception failure) {
+    if (ProxyServer.isPortInUse(failure)) {
+      return new IllegalStateException(
+          "port "
+              + port
+              + " on "
+              + bind
+              + " is in use: stop what uses it, choose another --port, or use --port 0 for a "
+              + "free one",
+          failure);
+    }
+    Optional<BindException> bindFailure = ProxyServer.bindFailure(failure);
+    if (bindFailure.isPresent()) {
+      return new IllegalStateException(
+          "cannot listen on "
+              + bind
+              + ": "
+              + bindFailure.get().getMessage()
+              + " (--bind must be an address of this machine, or 0.0.0.0 for all)",
+          failure);
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof UnresolvedAddressException) {
+        return new IllegalStateException(
+            "cannot listen on " + bind + ": unknown host (--bind takes an address or host name)",
+            failure);
+      }
+    }
+    return failure;
   }
 
   private ParameterException usage(String message) {

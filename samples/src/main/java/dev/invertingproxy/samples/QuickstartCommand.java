@@ -83,7 +83,7 @@ final class QuickstartCommand implements Callable<Integer> {
       try {
         proxy = ProxyServer.start(engine, "127.0.0.1", port);
       } catch (Exception e) {
-        if (port == 0 || !ProxyServer.isBindFailure(e)) {
+        if (port == 0 || !ProxyServer.isPortInUse(e)) {
           throw e;
         }
         err.println("Port " + port + " is in use; using a free port instead.");

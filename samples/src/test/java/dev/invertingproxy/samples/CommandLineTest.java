@@ -118,7 +118,25 @@ class CommandLineTest {
   @Test
   void unknownCommandExitsTwo() {
     assertThat(execute("serve")).isEqualTo(2);
-    assertThat(err.toString()).contains("'serve'");
+    assertThat(err.toString())
+        .contains("Unknown command 'serve'; the commands are: quickstart, proxy, agent, help")
+        .contains("Usage: inverting-proxy")
+        .doesNotContain("Unmatched argument");
+    assertThat(out.toString()).isEmpty();
+  }
+
+  @Test
+  void misspelledCommandIsNamedWithASuggestion() {
+    assertThat(execute("prxy", "--port", "0")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Unknown command 'prxy'; the commands are: quickstart, proxy, agent, help")
+        .contains("Did you mean: inverting-proxy proxy?");
+  }
+
+  @Test
+  void unknownTopLevelFlagIsAnOptionNotACommand() {
+    assertThat(execute("--nope")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unknown option: '--nope'").doesNotContain("command '");
   }
 
   // ---------------------------------------------------------------- proxy
@@ -348,6 +366,39 @@ class CommandLineTest {
           .isInstanceOf(ParameterException.class)
           .hasMessageContaining("'--proxy'");
     }
+  }
+
+  @Test
+  void proxyUrlWithoutSchemeSaysWhatToWrite() {
+    assertThat(execute("agent", "--proxy", "127.0.0.1:8080", "--backend", "b")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains(
+            "Invalid value for option '--proxy': '127.0.0.1:8080' has no scheme; write "
+                + "http://127.0.0.1:8080/ (or https://...)")
+        .contains("Usage: inverting-proxy agent");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "proxy.example/tunnel/", "--backend", "b")).isEqualTo(2);
+    assertThat(err.toString()).contains("write http://proxy.example/tunnel/ (or https://...)");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "[::1]:8080", "--backend", "b")).isEqualTo(2);
+    assertThat(err.toString()).contains("write http://[::1]:8080/");
+  }
+
+  @Test
+  void tokenAndTokenFileExcludeEachOther() {
+    assertThat(
+            execute(
+                "agent", "--proxy", "http://p/", "--backend", "b", "--token", "x",
+                "--token-file", "/run/secrets/agent-token"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("--token and --token-file exclude each other")
+        .contains("Usage: inverting-proxy agent")
+        .doesNotContain("error:");
+    AgentCommand fileOnly =
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", "/run/t");
+    fileOnly.validate();
+    assertThat(fileOnly.tokenFile).isEqualTo(java.nio.file.Path.of("/run/t"));
   }
 
   @Test

@@ -43,10 +43,38 @@ final class JarProcess implements AutoCloseable {
   }
 
   static JarProcess start(String... args) throws IOException {
+    return start(List.of(), args);
+  }
+
+  /**
+   * Like {@link #start(String...)} in a network namespace of its own with only a loopback
+   * interface (Linux, as root: {@code unshare --net}): a server there may listen on all interfaces
+   * and still be unreachable from anywhere else, this JVM included.
+   */
+  static JarProcess startIsolated(String... args) throws IOException {
+    return start(
+        List.of("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"), args);
+  }
+
+  /** Whether {@link #startIsolated} works here (Linux, root, {@code unshare} and {@code ip}). */
+  static boolean canIsolate() throws InterruptedException {
+    try {
+      Process probe =
+          new ProcessBuilder("unshare", "--net", "sh", "-c", "ip link set lo up")
+              .redirectErrorStream(true)
+              .start();
+      probe.getInputStream().readAllBytes();
+      return probe.waitFor(10, TimeUnit.SECONDS) && probe.exitValue() == 0;
+    } catch (IOException noUnshare) {
+      return false;
+    }
+  }
+
+  private static JarProcess start(List<String> prefix, String... args) throws IOException {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(JAR + " is missing; run 'mvn package' (the ITs need the jar)");
     }
-    List<String> command = new ArrayList<>();
+    List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xmx128m");
     command.add("-XX:TieredStopAtLevel=1"); // starts faster; these processes live seconds

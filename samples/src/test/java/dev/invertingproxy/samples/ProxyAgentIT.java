@@ -2,6 +2,7 @@ package dev.invertingproxy.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.InputStream;
@@ -19,6 +20,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -166,6 +168,28 @@ class ProxyAgentIT {
       HttpResponse<String> client = send(HttpRequest.newBuilder(proxyUrl.resolve("x")).GET());
       assertThat(client.statusCode()).isEqualTo(503);
       assertThat(seenByBackend).isEmpty();
+    }
+  }
+
+  /** With --bind 0.0.0.0 the printed URL is one to use, never http://0.0.0.0:PORT/. */
+  @Test
+  void allInterfacesPrintsAUsableUrl() throws Exception {
+    // all interfaces, but in a network namespace of its own: nothing outside can reach it
+    assumeTrue(JarProcess.canIsolate(), "needs unshare --net (Linux, root)");
+    try (JarProcess proxy =
+        JarProcess.startIsolated("proxy", "--port=0", "--bind=0.0.0.0", "--agent-token", TOKEN)) {
+      Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
+      proxy.awaitLine(
+          "All interfaces \\(--bind 0\\.0\\.0\\.0\\): that URL works on this machine; other machines "
+              + "use this machine's name or address instead of 127\\.0\\.0\\.1\\.",
+          Duration.ofSeconds(5));
+      proxy.awaitLine(
+          "Every client request goes to backend 'default'; agents: --proxy "
+              + Pattern.quote(listening.group(1))
+              + " .*",
+          Duration.ofSeconds(5));
+      assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+      assertThat(proxy.stdout()).doesNotContain("0.0.0.0:");
     }
   }
 
