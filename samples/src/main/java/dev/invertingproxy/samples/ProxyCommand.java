@@ -13,6 +13,7 @@ import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
 import java.nio.channels.UnresolvedAddressException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,8 +36,9 @@ import picocli.CommandLine.Spec;
       "Runs the proxy on one port (embedded Jetty). Agents connect to /agent/... (start them with "
           + "--proxy http://HOST:PORT/); every other path is relayed to the backend. Paths under "
           + "/agent/ are never relayed.",
-      "Agents must authenticate: without --agent-token, the --agent-jwks-url/--agent-issuer/"
-          + "--agent-audience trio or --allow-anonymous-agents every agent call is refused with 401.",
+      "Agents must authenticate: without --agent-token, --agent-token-file, the "
+          + "--agent-jwks-url/--agent-issuer/--agent-audience trio or --allow-anonymous-agents "
+          + "every agent call is refused with 401.",
       "The admin REST API (GET/POST /api/backends, DELETE /api/backends/ID) is always mounted; "
           + "paths under /api/ are never relayed. Admins present an --admin-token; without one "
           + "every admin call is refused with 401.",
@@ -91,13 +93,28 @@ final class ProxyCommand implements Callable<Integer> {
   List<String> agentTokens = new ArrayList<>();
 
   @Option(
+      names = "--agent-token-file",
+      paramLabel = "PATH",
+      description =
+          "Named agent tokens: a file of IDENTITY TOKEN lines (white space between; blank lines "
+              + "and lines starting with # ignored). An agent presenting TOKEN has that identity, "
+              + "the backendUser to register its backend with. Read once at start: restart the "
+              + "proxy after changing it. Combines with --agent-token (whose tokens are named "
+              + "token-1, token-2, ... in order) and the --agent-jwks-url trio.")
+  Path agentTokenFile;
+
+  /** The pairs of {@link #agentTokenFile}, read by {@link #validate()}. */
+  List<AgentTokenFile.Entry> namedTokens = List.of();
+
+  @Option(
       names = "--agent-jwks-url",
       paramLabel = "URL",
       description =
           "Also accept agents presenting an OIDC/JWT ID token (Authorization: Bearer JWT) signed "
               + "by a key of this JWKS (the issuer's jwks_uri; RS256 or ES256). Needs "
               + "--agent-issuer and --agent-audience. The agent's identity is the token's email "
-              + "claim, or its sub without one. --agent-token tokens are tried first.")
+              + "claim, or its sub without one. --agent-token and --agent-token-file tokens are "
+              + "tried first.")
   String agentJwksUrl;
 
   @Option(
@@ -147,6 +164,9 @@ final class ProxyCommand implements Callable<Integer> {
         throw usage("Invalid value for option '--agent-token': empty token");
       }
     }
+    if (agentTokenFile != null) {
+      readAgentTokenFile();
+    }
     for (String token : adminTokens) {
       if (token.isBlank()) {
         throw usage("Invalid value for option '--admin-token': empty token");
@@ -155,6 +175,14 @@ final class ProxyCommand implements Callable<Integer> {
         throw usage(
             "Invalid value for option '--admin-token': the same token is an --agent-token; "
                 + "an agent must not be an admin");
+      }
+      for (AgentTokenFile.Entry entry : namedTokens) {
+        if (entry.token().equals(token)) {
+          throw usage(
+              "Invalid value for option '--admin-token': the same token is on line "
+                  + entry.line()
+                  + " of --agent-token-file; an agent must not be an admin");
+        }
       }
     }
     validateJwtFlags();
@@ -168,11 +196,83 @@ final class ProxyCommand implements Callable<Integer> {
           "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents "
               + "would make the tokens pointless");
     }
+    if (allowAnonymousAgents && agentTokenFile != null) {
+      throw usage(
+          "--allow-anonymous-agents and --agent-token-file exclude each other: anonymous agents "
+              + "would make the tokens pointless");
+    }
     try {
       Providers.storageUri(storage);
     } catch (IllegalArgumentException e) {
       throw usage("Invalid value for option '--storage': " + e.getMessage());
     }
+  }
+
+  /**
+   * Reads {@link #agentTokenFile} into {@link #namedTokens}; a file token must be no {@code
+   * --agent-token}, and a file identity not the name an {@code --agent-token} gets.
+   */
+  private void readAgentTokenFile() {
+    try {
+      namedTokens = AgentTokenFile.read(agentTokenFile);
+    } catch (IllegalArgumentException e) {
+      throw usage("Invalid value for option '--agent-token-file': " + e.getMessage());
+    }
+    List<String> unnamed = unnamedTokens();
+    for (AgentTokenFile.Entry entry : namedTokens) {
+      if (unnamed.contains(entry.token())) {
+        throw usage(
+            "Invalid value for option '--agent-token-file': "
+                + agentTokenFile
+                + " line "
+                + entry.line()
+                + ": the same token is an --agent-token; give it once");
+      }
+      int generated = unnamedIdentityIndex(entry.identity());
+      if (generated >= 1 && generated <= unnamed.size()) {
+        throw usage(
+            "Invalid value for option '--agent-token-file': "
+                + agentTokenFile
+                + " line "
+                + entry.line()
+                + ": the identity '"
+                + entry.identity()
+                + "' is the one --agent-token number "
+                + generated
+                + " gets; choose another name");
+      }
+    }
+  }
+
+  /** {@code n} for an identity {@code token-n}, else 0. */
+  private static int unnamedIdentityIndex(String identity) {
+    if (!identity.matches("token-[1-9][0-9]{0,8}")) {
+      return 0;
+    }
+    return Integer.parseInt(identity.substring("token-".length()));
+  }
+
+  /** The distinct {@code --agent-token}s in order: the n-th has the identity token-n. */
+  private List<String> unnamedTokens() {
+    return agentTokens.stream().distinct().toList();
+  }
+
+  /** Whether any agent token is configured (on the command line, in the environment or a file). */
+  boolean agentTokensGiven() {
+    return !agentTokens.isEmpty() || !namedTokens.isEmpty();
+  }
+
+  /** The identities of the agent tokens, each once: token-1, ..., then the file's in order. */
+  List<String> agentIdentities() {
+    List<String> identities = new ArrayList<>();
+    for (int i = 1; i <= unnamedTokens().size(); i++) {
+      identities.add("token-" + i);
+    }
+    namedTokens.stream()
+        .map(AgentTokenFile.Entry::identity)
+        .filter(identity -> !identities.contains(identity))
+        .forEach(identities::add);
+    return identities;
   }
 
   /** Whether agents may authenticate with ID tokens (the three JWT flags are given). */
@@ -222,9 +322,10 @@ final class ProxyCommand implements Callable<Integer> {
   }
 
   /**
-   * The agent authenticator the flags ask for; tokens become identities token-1, token-2, ...
-   * With the JWT flags, an agent is accepted if its bearer token is one of the tokens or else a
-   * valid ID token (identity: its email, or its sub).
+   * The agent authenticator the flags ask for: {@code --agent-token}s become identities token-1,
+   * token-2, ..., {@code --agent-token-file} tokens have their named identities. With the JWT
+   * flags, an agent is accepted if its bearer token is one of the tokens or else a valid ID token
+   * (identity: its email, or its sub).
    */
   AgentAuthenticator authenticator() {
     if (allowAnonymousAgents) {
@@ -244,12 +345,15 @@ final class ProxyCommand implements Callable<Integer> {
   }
 
   private AgentAuthenticator tokenAuthenticator() {
-    if (agentTokens.isEmpty()) {
+    if (!agentTokensGiven()) {
       return AgentAuthenticator.denyAll();
     }
     Map<String, String> identities = new LinkedHashMap<>();
-    for (String token : agentTokens) {
-      identities.putIfAbsent(token, "token-" + (identities.size() + 1));
+    for (String token : unnamedTokens()) {
+      identities.put(token, "token-" + (identities.size() + 1));
+    }
+    for (AgentTokenFile.Entry entry : namedTokens) {
+      identities.put(entry.token(), entry.identity());
     }
     return AgentAuthenticator.bearerTokens(identities);
   }
@@ -297,11 +401,12 @@ final class ProxyCommand implements Callable<Integer> {
                 + backendId
                 + "' and read every request sent to it. Use --agent-token outside closed test "
                 + "networks.");
-      } else if (agentTokens.isEmpty() && !jwtAgents()) {
+      } else if (!agentTokensGiven() && !jwtAgents()) {
         err.println(
-            "WARNING: no --agent-token given: every agent call will be refused with 401 and clients "
-                + "get 503. Start the proxy with --agent-token T and the agent with --token T "
-                + "(or, for a closed test network only, --allow-anonymous-agents).");
+            "WARNING: no --agent-token or --agent-token-file given: every agent call will be "
+                + "refused with 401 and clients get 503. Start the proxy with --agent-token T and "
+                + "the agent with --token T (or, for a closed test network only, "
+                + "--allow-anonymous-agents).");
       }
       err.flush();
       ProxyServer proxy;
@@ -328,9 +433,14 @@ final class ProxyCommand implements Callable<Integer> {
               + proxy.url()
               + " --backend "
               + backendId
-              + (agentTokens.isEmpty() ? "" : " --token T")
+              + (agentTokensGiven() ? " --token T" : "")
               + (jwtAgents() ? " (or --token-file FILE with an ID token)" : "")
               + " (paths under /agent/ are reserved for agents).");
+      if (agentTokensGiven()) {
+        out.println(
+            "Agent identities (what a backend record's backendUser names): "
+                + String.join(", ", agentIdentities()));
+      }
       out.println(
           "Admin API: "
               + proxy.url().resolve("api/backends")

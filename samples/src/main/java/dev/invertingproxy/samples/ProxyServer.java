@@ -93,7 +93,7 @@ final class ProxyServer implements AutoCloseable {
    */
   static boolean isPortInUse(Throwable failure) {
     return bindFailure(failure)
-        .map(t -> t.getMessage() != null && t.getMessage().toLowerCase(Locale.ROOT).contains("in use"))
+        .map(t -> String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("in use"))
         .orElse(false);
   }
 
@@ -140,7 +140,8 @@ final class ProxyServer implements AutoCloseable {
    * not looked up.
    */
   static boolean isWildcard(String host) {
-    String literal = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    String literal =
+        host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
     if (!IP_LITERAL.matcher(literal).matches()) {
       return false;
     }

@@ -14,6 +14,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -24,6 +26,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The packaged jar's {@code proxy} and {@code agent} as two processes, relaying to a backend in
@@ -151,12 +154,73 @@ class ProxyAgentIT {
     }
   }
 
+  /**
+   * The README's security example: a named token's agent serves the backend registered (through
+   * the admin API) with that identity as its backendUser; an agent with another identity may not.
+   */
+  @Test
+  void namedTokenAgentServesTheBackendRegisteredForItsIdentity(@TempDir Path temp) throws Exception {
+    String named = "bmFtZWQtYWdlbnQtdG9rZW4=";
+    String admin = "it-admin-token-77d0";
+    Path agents = temp.resolve("agents");
+    Files.writeString(agents, "# IDENTITY TOKEN\nlaptop-agent " + named + "\n");
+    try (JarProcess proxy =
+        JarProcess.start(
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", TOKEN,
+            "--agent-token-file", agents.toString(), "--admin-token", admin)) {
+      Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
+      URI proxyUrl = URI.create(listening.group(1));
+      proxy.awaitLine(
+          "Agent identities \\(.*\\): token-1, laptop-agent", Duration.ofSeconds(5));
+
+      HttpResponse<String> registered =
+          send(
+              HttpRequest.newBuilder(proxyUrl.resolve("api/backends"))
+                  .header("Authorization", "Bearer " + admin)
+                  .header("Content-Type", "application/json")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"id\":\"laptop\",\"backendUser\":\"laptop-agent\","
+                              + "\"endUser\":\"allUsers\",\"pathPrefixes\":[\"/\"]}")));
+      assertThat(registered.statusCode()).as(registered.body()).isEqualTo(200);
+
+      // token-1 is a valid agent, but not one of laptop's backendUsers
+      HttpResponse<String> otherAgent =
+          send(
+              HttpRequest.newBuilder(proxyUrl.resolve("agent/pending"))
+                  .header("X-Inverting-Proxy-Backend-ID", "laptop")
+                  .header("Authorization", "Bearer " + TOKEN)
+                  .GET());
+      assertThat(otherAgent.statusCode()).isEqualTo(403);
+
+      try (JarProcess agent =
+          JarProcess.start(
+              "agent",
+              "--proxy", proxyUrl.toString(),
+              "--backend", "laptop",
+              "--host", "127.0.0.1:" + backend.getAddress().getPort(),
+              "--token", named)) {
+        agent.awaitLine("Agent started for backend laptop: .*", START);
+        awaitRelay(proxyUrl.resolve("ready"), proxy, agent);
+
+        HttpResponse<String> get = send(HttpRequest.newBuilder(proxyUrl.resolve("via/laptop?x=1")).GET());
+        assertThat(get.statusCode()).as(agent.transcript()).isEqualTo(201);
+        assertThat(get.body()).isEqualTo("hello from the backend, /via/laptop?x=1");
+        agent.awaitLine("Agent connected to " + proxyUrl + " for backend laptop", START);
+        assertThat(agent.stderr()).doesNotContain("403").doesNotContain("WARNING");
+        assertThat(agent.stop(Duration.ofSeconds(40))).as(agent.transcript()).isZero();
+      }
+      assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+      assertThat(proxy.stdout() + proxy.stderr()).doesNotContain(named);
+    }
+  }
+
   @Test
   void withoutTokensTheProxyStartsButRefusesEveryAgent() throws Exception {
     try (JarProcess proxy = JarProcess.start("proxy", "--port=0", "--bind=127.0.0.1")) {
       Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
       URI proxyUrl = URI.create(listening.group(1));
-      assertThat(proxy.transcript()).contains("WARNING: no --agent-token given");
+      assertThat(proxy.transcript()).contains("WARNING: no --agent-token or --agent-token-file given");
       HttpResponse<String> poll =
           send(
               HttpRequest.newBuilder(proxyUrl.resolve("agent/pending"))
