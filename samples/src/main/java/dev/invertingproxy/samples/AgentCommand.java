@@ -8,6 +8,7 @@ import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -29,6 +30,10 @@ import picocli.CommandLine.Spec;
 final class AgentCommand implements Callable<Integer> {
   /** Our proxy's long poll is 25 s, the Go server's 30 s; the agent's bound must be above both. */
   private static final Duration LONGEST_PROXY_POLL = Duration.ofSeconds(30);
+
+  /** A host (name, IPv4 or bracketed IPv6), maybe a port and a path: a URL missing its scheme. */
+  private static final Pattern HOST_FIRST =
+      Pattern.compile("(?:[A-Za-z0-9][A-Za-z0-9.-]*|\\[[0-9A-Fa-f:.]+\\])(?::\\d+)?(?:/.*)?");
 
   @Spec CommandSpec spec;
 
@@ -108,11 +113,20 @@ final class AgentCommand implements Callable<Integer> {
       paramLabel = "PATH",
       description =
           "Read the bearer token from this file, again whenever it changes (a rotated OIDC ID "
-              + "token, say). Instead of --token.")
+              + "token, say). Instead of --token (and of INVERTING_PROXY_AGENT_TOKEN).")
   java.nio.file.Path tokenFile;
 
   /** The proxy's base URL, checked; a missing trailing '/' is added. */
   URI proxyUrl() {
+    if (!proxy.contains("://") && HOST_FIRST.matcher(proxy).matches()) {
+      throw usage(
+          "Invalid value for option '--proxy': '"
+              + proxy
+              + "' has no scheme; write http://"
+              + proxy
+              + (proxy.contains("/") ? "" : "/")
+              + " (or https://...)");
+    }
     URI uri;
     try {
       uri = new URI(proxy);
@@ -172,6 +186,19 @@ final class AgentCommand implements Callable<Integer> {
     if (token != null && token.isBlank()) {
       throw usage("Invalid value for option '--token': empty token");
     }
+    if (tokenFile != null && spec.commandLine().getParseResult().hasMatchedOption("--token")) {
+      throw usage(
+          "--token and --token-file exclude each other: give the token on the command line or "
+              + "in a file, not both");
+    }
+  }
+
+  /**
+   * Whether the token came from INVERTING_PROXY_AGENT_TOKEN while --token-file was given: the
+   * file wins (a flag given is more specific than the environment).
+   */
+  private boolean environmentTokenOverridden() {
+    return tokenFile != null && token != null;
   }
 
   @Override
@@ -192,6 +219,10 @@ final class AgentCommand implements Callable<Integer> {
               + " is not above the proxy's long poll (25 s here, 30 s for the Go server): polls "
               + "will time out and request IDs may be lost.");
     }
+    if (environmentTokenOverridden()) {
+      err.println(
+          "note: --token-file given: the token in INVERTING_PROXY_AGENT_TOKEN is not used.");
+    }
     if (token == null && tokenFile == null) {
       err.println(
           "note: no --token: the agent sends no credential; a proxy that requires agent tokens "
@@ -200,7 +231,7 @@ final class AgentCommand implements Callable<Integer> {
     }
     err.flush();
 
-    Lifecycle lifecycle = new Lifecycle(err);
+    Lifecycle lifecycle = Lifecycle.onSignals(err);
     DefaultAgentLoop agent;
     try {
       DefaultAgentLoop.Builder builder =
@@ -213,9 +244,6 @@ final class AgentCommand implements Callable<Integer> {
               .backendKeepAlive(backendKeepAlive)
               .forwardUserId(forwardUserId);
       if (tokenFile != null) {
-        if (token != null) {
-          throw new IllegalArgumentException("use --token or --token-file, not both");
-        }
         builder.proxyHeaders(dev.invertingproxy.core.AgentCredentials.bearerFromFile(tokenFile));
       } else if (token != null) {
         builder.bearerToken(token);
@@ -238,8 +266,7 @@ final class AgentCommand implements Callable<Integer> {
     Thread watch = new Thread(() -> reportConnection(agent, proxyUrl, out), "agent-status");
     watch.setDaemon(true);
     watch.start();
-    lifecycle.awaitStop();
-    return 0;
+    return lifecycle.awaitStop() ? 0 : 1;
   }
 
   /** Prints a line whenever the agent's connection to the proxy comes or goes. */

@@ -1,68 +1,112 @@
 package dev.invertingproxy.samples;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
 import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.ArrayList;
+import java.util.List;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.UriCompliance;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.io.EndPoint;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
  * The quickstart's private backend: a tiny page on 127.0.0.1 (a free port) that says it came
  * through the inverting proxy and echoes the request's method and target.
+ *
+ * <p>Embedded Jetty, whose connections have {@code TCP_NODELAY} and which writes a small response
+ * (head and body) in one write. The JDK's {@code com.sun.net.httpserver} server, used before, wrote
+ * the head and then the body on a Nagle connection: on the agent's kept-alive connection the body
+ * waited for the agent's delayed ACK, about 40 ms per request, most of the time a quickstart
+ * request took.
  */
 final class DemoBackend implements AutoCloseable {
   /** Text every page of the demo backend contains. */
   static final String MARKER = "came through the inverting proxy";
 
-  private final HttpServer server;
-  private final ExecutorService threads;
+  private final Server server;
+  private final ServerConnector connector;
 
-  private DemoBackend(HttpServer server, ExecutorService threads) {
+  private DemoBackend(Server server, ServerConnector connector) {
     this.server = server;
-    this.threads = threads;
+    this.connector = connector;
   }
 
-  static DemoBackend start() throws IOException {
-    HttpServer server =
-        HttpServer.create(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0), 0);
-    AtomicInteger count = new AtomicInteger();
-    ExecutorService threads =
-        Executors.newCachedThreadPool(
-            runnable -> {
-              Thread thread = new Thread(runnable, "demo-backend-" + count.incrementAndGet());
-              thread.setDaemon(true);
-              return thread;
-            });
-    server.createContext("/", DemoBackend::handle);
-    server.setExecutor(threads);
-    server.start();
-    return new DemoBackend(server, threads);
+  static DemoBackend start() throws Exception {
+    QueuedThreadPool threads = new QueuedThreadPool(16, 2);
+    threads.setName("demo-backend");
+    threads.setDaemon(true);
+    Server server = new Server(threads);
+    HttpConfiguration http = new HttpConfiguration();
+    http.setUriCompliance(UriCompliance.LEGACY); // echo whatever target the agent forwards
+    http.setSendServerVersion(false);
+    ServerConnector connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+    connector.setHost("127.0.0.1");
+    connector.setPort(0);
+    connector.setAcceptedTcpNoDelay(true); // Jetty's default; the point of this class
+    server.addConnector(connector);
+    server.setHandler(new Page());
+    server.setStopTimeout(1_000);
+    try {
+      server.start();
+    } catch (Exception e) {
+      try {
+        server.stop();
+      } catch (Exception suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
+    }
+    return new DemoBackend(server, connector);
   }
 
   /** {@code http://127.0.0.1:port}. */
   URI uri() {
-    return URI.create("http://127.0.0.1:" + server.getAddress().getPort());
+    return URI.create("http://127.0.0.1:" + connector.getLocalPort());
   }
 
-  private static void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
+  /**
+   * The {@code TCP_NODELAY} option of each connection open right now, read from its socket (for
+   * tests: a small write must never wait for the peer's ACK).
+   */
+  List<Boolean> openConnectionsNoDelay() throws IOException {
+    List<Boolean> noDelay = new ArrayList<>();
+    for (EndPoint endPoint : connector.getConnectedEndPoints()) {
+      if (endPoint.getTransport() instanceof SocketChannel channel) {
+        noDelay.add(channel.getOption(StandardSocketOptions.TCP_NODELAY));
+      }
+    }
+    return noDelay;
+  }
+
+  /** The page, for every method and path. */
+  private static final class Page extends Handler.Abstract {
+    @Override
+    public boolean handle(Request request, Response response, Callback callback)
+        throws IOException {
       long bodyBytes = 0;
-      try (InputStream in = exchange.getRequestBody()) {
+      try (InputStream in = Content.Source.asInputStream(request)) {
         byte[] buffer = new byte[8192];
         for (int n; (n = in.read(buffer)) != -1; ) {
           bodyBytes += n;
         }
       }
-      String method = exchange.getRequestMethod();
-      String target = exchange.getRequestURI().toString();
-      String forwardedFor = exchange.getRequestHeaders().getFirst("X-Forwarded-For");
+      String method = request.getMethod();
+      String target = request.getHttpURI().getPathQuery();
+      String forwardedFor = request.getHeaders().get("X-Forwarded-For");
       String page =
           "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
               + "<title>Inverting proxy quickstart</title></head>\n<body>\n"
@@ -78,16 +122,13 @@ final class DemoBackend implements AutoCloseable {
               + (forwardedFor != null ? ", from " + escape(forwardedFor) : "")
               + ".</p>\n</body></html>\n";
       byte[] bytes = page.getBytes(StandardCharsets.UTF_8);
-      exchange.getResponseHeaders().set("Content-Type", "text/html; charset=utf-8");
-      exchange.getResponseHeaders().set("Cache-Control", "no-store");
-      if (method.equals("HEAD")) {
-        exchange.sendResponseHeaders(200, -1);
-        return;
-      }
-      exchange.sendResponseHeaders(200, bytes.length);
-      try (OutputStream out = exchange.getResponseBody()) {
-        out.write(bytes);
-      }
+      response.setStatus(200);
+      response.getHeaders().put(HttpHeader.CONTENT_TYPE, "text/html; charset=utf-8");
+      response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
+      response.getHeaders().put(HttpHeader.CONTENT_LENGTH, bytes.length);
+      // one last write: head and body leave together (Jetty sends no body for HEAD)
+      response.write(true, ByteBuffer.wrap(bytes), callback);
+      return true;
     }
   }
 
@@ -107,8 +148,7 @@ final class DemoBackend implements AutoCloseable {
   }
 
   @Override
-  public void close() {
-    server.stop(0);
-    threads.shutdownNow();
+  public void close() throws Exception {
+    server.stop();
   }
 }

@@ -19,8 +19,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * {@code java -jar inverting-proxy.jar COMMAND}: {@code quickstart} (backend, proxy and agent in one
  * JVM), {@code proxy} (the stand-alone proxy) and {@code agent} (the stand-alone agent).
  *
- * <p>Exit codes: 0 after {@code --help} or a clean stop, 2 for a bad command line (the message and
- * the usage go to stderr), 1 if the command failed (one {@code error:} line on stderr).
+ * <p>Exit codes: 0 after {@code --help} or a clean stop (SIGTERM or Ctrl-C), 2 for a bad command
+ * line (the message and the usage go to stderr), 1 if the command failed or something could not be
+ * stopped ({@code error:} lines on stderr).
  */
 @Command(
     name = "inverting-proxy",
@@ -83,7 +84,17 @@ public final class Main implements Callable<Integer> {
                       (unknown.size() == 1 ? "Unknown option: " : "Unknown options: ")
                           + unknown.stream().map(a -> "'" + a + "'").collect(Collectors.joining(", "))));
         }
-        err.println(commandLine.getColorScheme().errorText(failure.getMessage()));
+        String unknownCommand = unknownCommand(failure);
+        err.println(
+            commandLine
+                .getColorScheme()
+                .errorText(
+                    unknownCommand == null
+                        ? failure.getMessage()
+                        : "Unknown command '"
+                            + unknownCommand
+                            + "'; the commands are: "
+                            + String.join(", ", commandLine.getSubcommands().keySet())));
         UnmatchedArgumentException.printSuggestions(failure, err);
         err.print(commandLine.getHelp().fullSynopsis());
         err.println(
@@ -91,6 +102,22 @@ public final class Main implements Callable<Integer> {
         err.flush();
         return commandLine.getCommandSpec().exitCodeOnInvalidInput();
       };
+
+  /**
+   * The word given where a command was expected ({@code inverting-proxy prxy}), or null if the
+   * failure is something else (picocli says only "Unmatched argument at index 0").
+   */
+  private static String unknownCommand(ParameterException failure) {
+    if (!(failure instanceof UnmatchedArgumentException unmatched)
+        || failure.getCommandLine().getSubcommands().isEmpty()) {
+      return null;
+    }
+    List<String> arguments = unmatched.getUnmatched();
+    if (arguments.isEmpty() || arguments.get(0).startsWith("-")) {
+      return null;
+    }
+    return arguments.get(0);
+  }
 
   /** A failure after the command line was accepted: one line on stderr, exit code 1. */
   private static final IExecutionExceptionHandler ERROR_LINE =

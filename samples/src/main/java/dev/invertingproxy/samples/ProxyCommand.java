@@ -4,13 +4,22 @@ import dev.invertingproxy.auth.jwt.JwtAgentAuthenticator;
 import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.Providers;
 import dev.invertingproxy.core.ProxyEngine;
+import dev.invertingproxy.StorageException;
 import java.io.PrintWriter;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
+import java.nio.channels.UnresolvedAddressException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -27,14 +36,17 @@ import picocli.CommandLine.Spec;
       "Runs the proxy on one port (embedded Jetty). Agents connect to /agent/... (start them with "
           + "--proxy http://HOST:PORT/); every other path is relayed to the backend. Paths under "
           + "/agent/ are never relayed.",
-      "Agents must authenticate: without --agent-token, the --agent-jwks-url/--agent-issuer/"
-          + "--agent-audience trio or --allow-anonymous-agents every agent call is refused with 401.",
+      "Agents must authenticate: without --agent-token, --agent-token-file, the "
+          + "--agent-jwks-url/--agent-issuer/--agent-audience trio or --allow-anonymous-agents "
+          + "every agent call is refused with 401.",
       "The admin REST API (GET/POST /api/backends, DELETE /api/backends/ID) is always mounted; "
           + "paths under /api/ are never relayed. Admins present an --admin-token; without one "
           + "every admin call is refused with 401.",
       ""
     })
 final class ProxyCommand implements Callable<Integer> {
+  private static final int DEFAULT_REDIS_PORT = 6379;
+
   @Spec CommandSpec spec;
 
   @Option(
@@ -81,13 +93,28 @@ final class ProxyCommand implements Callable<Integer> {
   List<String> agentTokens = new ArrayList<>();
 
   @Option(
+      names = "--agent-token-file",
+      paramLabel = "PATH",
+      description =
+          "Named agent tokens: a file of IDENTITY TOKEN lines (white space between; blank lines "
+              + "and lines starting with # ignored). An agent presenting TOKEN has that identity, "
+              + "the backendUser to register its backend with. Read once at start: restart the "
+              + "proxy after changing it. Combines with --agent-token (whose tokens are named "
+              + "token-1, token-2, ... in order) and the --agent-jwks-url trio.")
+  Path agentTokenFile;
+
+  /** The pairs of {@link #agentTokenFile}, read by {@link #validate()}. */
+  List<AgentTokenFile.Entry> namedTokens = List.of();
+
+  @Option(
       names = "--agent-jwks-url",
       paramLabel = "URL",
       description =
           "Also accept agents presenting an OIDC/JWT ID token (Authorization: Bearer JWT) signed "
               + "by a key of this JWKS (the issuer's jwks_uri; RS256 or ES256). Needs "
               + "--agent-issuer and --agent-audience. The agent's identity is the token's email "
-              + "claim, or its sub without one. --agent-token tokens are tried first.")
+              + "claim, or its sub without one. --agent-token and --agent-token-file tokens are "
+              + "tried first.")
   String agentJwksUrl;
 
   @Option(
@@ -137,6 +164,9 @@ final class ProxyCommand implements Callable<Integer> {
         throw usage("Invalid value for option '--agent-token': empty token");
       }
     }
+    if (agentTokenFile != null) {
+      readAgentTokenFile();
+    }
     for (String token : adminTokens) {
       if (token.isBlank()) {
         throw usage("Invalid value for option '--admin-token': empty token");
@@ -145,6 +175,14 @@ final class ProxyCommand implements Callable<Integer> {
         throw usage(
             "Invalid value for option '--admin-token': the same token is an --agent-token; "
                 + "an agent must not be an admin");
+      }
+      for (AgentTokenFile.Entry entry : namedTokens) {
+        if (entry.token().equals(token)) {
+          throw usage(
+              "Invalid value for option '--admin-token': the same token is on line "
+                  + entry.line()
+                  + " of --agent-token-file; an agent must not be an admin");
+        }
       }
     }
     validateJwtFlags();
@@ -158,11 +196,83 @@ final class ProxyCommand implements Callable<Integer> {
           "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents "
               + "would make the tokens pointless");
     }
+    if (allowAnonymousAgents && agentTokenFile != null) {
+      throw usage(
+          "--allow-anonymous-agents and --agent-token-file exclude each other: anonymous agents "
+              + "would make the tokens pointless");
+    }
     try {
       Providers.storageUri(storage);
     } catch (IllegalArgumentException e) {
       throw usage("Invalid value for option '--storage': " + e.getMessage());
     }
+  }
+
+  /**
+   * Reads {@link #agentTokenFile} into {@link #namedTokens}; a file token must be no {@code
+   * --agent-token}, and a file identity not the name an {@code --agent-token} gets.
+   */
+  private void readAgentTokenFile() {
+    try {
+      namedTokens = AgentTokenFile.read(agentTokenFile);
+    } catch (IllegalArgumentException e) {
+      throw usage("Invalid value for option '--agent-token-file': " + e.getMessage());
+    }
+    List<String> unnamed = unnamedTokens();
+    for (AgentTokenFile.Entry entry : namedTokens) {
+      if (unnamed.contains(entry.token())) {
+        throw usage(
+            "Invalid value for option '--agent-token-file': "
+                + agentTokenFile
+                + " line "
+                + entry.line()
+                + ": the same token is an --agent-token; give it once");
+      }
+      int generated = unnamedIdentityIndex(entry.identity());
+      if (generated >= 1 && generated <= unnamed.size()) {
+        throw usage(
+            "Invalid value for option '--agent-token-file': "
+                + agentTokenFile
+                + " line "
+                + entry.line()
+                + ": the identity '"
+                + entry.identity()
+                + "' is the one --agent-token number "
+                + generated
+                + " gets; choose another name");
+      }
+    }
+  }
+
+  /** {@code n} for an identity {@code token-n}, else 0. */
+  private static int unnamedIdentityIndex(String identity) {
+    if (!identity.matches("token-[1-9][0-9]{0,8}")) {
+      return 0;
+    }
+    return Integer.parseInt(identity.substring("token-".length()));
+  }
+
+  /** The distinct {@code --agent-token}s in order: the n-th has the identity token-n. */
+  private List<String> unnamedTokens() {
+    return agentTokens.stream().distinct().toList();
+  }
+
+  /** Whether any agent token is configured (on the command line, in the environment or a file). */
+  boolean agentTokensGiven() {
+    return !agentTokens.isEmpty() || !namedTokens.isEmpty();
+  }
+
+  /** The identities of the agent tokens, each once: token-1, ..., then the file's in order. */
+  List<String> agentIdentities() {
+    List<String> identities = new ArrayList<>();
+    for (int i = 1; i <= unnamedTokens().size(); i++) {
+      identities.add("token-" + i);
+    }
+    namedTokens.stream()
+        .map(AgentTokenFile.Entry::identity)
+        .filter(identity -> !identities.contains(identity))
+        .forEach(identities::add);
+    return identities;
   }
 
   /** Whether agents may authenticate with ID tokens (the three JWT flags are given). */
@@ -212,9 +322,10 @@ final class ProxyCommand implements Callable<Integer> {
   }
 
   /**
-   * The agent authenticator the flags ask for; tokens become identities token-1, token-2, ...
-   * With the JWT flags, an agent is accepted if its bearer token is one of the tokens or else a
-   * valid ID token (identity: its email, or its sub).
+   * The agent authenticator the flags ask for: {@code --agent-token}s become identities token-1,
+   * token-2, ..., {@code --agent-token-file} tokens have their named identities. With the JWT
+   * flags, an agent is accepted if its bearer token is one of the tokens or else a valid ID token
+   * (identity: its email, or its sub).
    */
   AgentAuthenticator authenticator() {
     if (allowAnonymousAgents) {
@@ -234,12 +345,15 @@ final class ProxyCommand implements Callable<Integer> {
   }
 
   private AgentAuthenticator tokenAuthenticator() {
-    if (agentTokens.isEmpty()) {
+    if (!agentTokensGiven()) {
       return AgentAuthenticator.denyAll();
     }
     Map<String, String> identities = new LinkedHashMap<>();
-    for (String token : agentTokens) {
-      identities.putIfAbsent(token, "token-" + (identities.size() + 1));
+    for (String token : unnamedTokens()) {
+      identities.put(token, "token-" + (identities.size() + 1));
+    }
+    for (AgentTokenFile.Entry entry : namedTokens) {
+      identities.put(entry.token(), entry.identity());
     }
     return AgentAuthenticator.bearerTokens(identities);
   }
@@ -265,16 +379,20 @@ final class ProxyCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
 
-
-    Lifecycle lifecycle = new Lifecycle(err);
+    Lifecycle lifecycle = Lifecycle.onSignals(err);
     try {
-      ProxyEngine engine =
-          ProxyEngine.builder()
-              .storage(storage)
-              // single-backend mode until a backend is registered through the admin API
-              .routeByRegistry(backendId)
-              .agentAuthenticator(authenticator())
-              .build();
+      ProxyEngine engine;
+      try {
+        engine =
+            ProxyEngine.builder()
+                .storage(storage)
+                // single-backend mode until a backend is registered through the admin API
+                .routeByRegistry(backendId)
+                .agentAuthenticator(authenticator())
+                .build();
+      } catch (StorageException e) {
+        throw storageFailure(e);
+      }
       lifecycle.started("proxy engine", engine::close);
       if (allowAnonymousAgents) {
         err.println(
@@ -283,16 +401,31 @@ final class ProxyCommand implements Callable<Integer> {
                 + backendId
                 + "' and read every request sent to it. Use --agent-token outside closed test "
                 + "networks.");
-      } else if (agentTokens.isEmpty() && !jwtAgents()) {
+      } else if (!agentTokensGiven() && !jwtAgents()) {
         err.println(
-            "WARNING: no --agent-token given: every agent call will be refused with 401 and clients "
-                + "get 503. Start the proxy with --agent-token T and the agent with --token T "
-                + "(or, for a closed test network only, --allow-anonymous-agents).");
+            "WARNING: no --agent-token or --agent-token-file given: every agent call will be "
+                + "refused with 401 and clients get 503. Start the proxy with --agent-token T and "
+                + "the agent with --token T (or, for a closed test network only, "
+                + "--allow-anonymous-agents).");
       }
       err.flush();
-      ProxyServer proxy = ProxyServer.start(engine, bind, port, adminAuthenticator());
+      ProxyServer proxy;
+      try {
+        proxy = ProxyServer.start(engine, bind, port, adminAuthenticator());
+      } catch (Exception e) {
+        throw listenFailure(e);
+      }
       lifecycle.started("proxy (Jetty)", proxy::close);
       out.println("Listening on " + proxy.url());
+      if (proxy.allInterfaces()) {
+        out.println(
+            "All interfaces (--bind "
+                + bind
+                + "): that URL works on this machine; other machines use this machine's name or "
+                + "address instead of "
+                + proxy.url().getHost()
+                + ".");
+      }
       out.println(
           "Every client request goes to backend '"
               + backendId
@@ -300,9 +433,14 @@ final class ProxyCommand implements Callable<Integer> {
               + proxy.url()
               + " --backend "
               + backendId
-              + (agentTokens.isEmpty() ? "" : " --token T")
+              + (agentTokensGiven() ? " --token T" : "")
               + (jwtAgents() ? " (or --token-file FILE with an ID token)" : "")
               + " (paths under /agent/ are reserved for agents).");
+      if (agentTokensGiven()) {
+        out.println(
+            "Agent identities (what a backend record's backendUser names): "
+                + String.join(", ", agentIdentities()));
+      }
       out.println(
           "Admin API: "
               + proxy.url().resolve("api/backends")
@@ -314,8 +452,79 @@ final class ProxyCommand implements Callable<Integer> {
       lifecycle.abort();
       throw e;
     }
-    lifecycle.awaitStop();
-    return 0;
+    return lifecycle.awaitStop() ? 0 : 1;
+  }
+
+  /**
+   * The storage could not be opened: for Redis, {@code cannot reach Redis at HOST:PORT: REASON}
+   * (the URI's password never shown), else the failure as it is.
+   */
+  Exception storageFailure(StorageException failure) {
+    URI uri;
+    try {
+      uri = new URI(storage);
+    } catch (URISyntaxException e) {
+      return failure;
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (!scheme.startsWith("redis") || uri.getHost() == null) {
+      return failure;
+    }
+    String where = uri.getHost() + ":" + (uri.getPort() == -1 ? DEFAULT_REDIS_PORT : uri.getPort());
+    return new IllegalStateException(
+        "cannot reach Redis at " + where + ": " + reason(failure), failure);
+  }
+
+  /** Why a connection failed, in a few words: the most telling cause. */
+  static String reason(Throwable failure) {
+    Throwable innermost = failure;
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      innermost = t;
+      String message = t.getMessage() == null ? "" : t.getMessage().toLowerCase(Locale.ROOT);
+      if (t instanceof UnknownHostException) {
+        return "unknown host";
+      }
+      if (t instanceof SocketTimeoutException || message.startsWith("connection timed out")) {
+        return "connection timed out";
+      }
+      if (t instanceof ConnectException && message.contains("refused")) {
+        return "connection refused";
+      }
+    }
+    String message = innermost.getMessage();
+    return message == null || message.isBlank() ? innermost.toString() : message.strip();
+  }
+
+  /** Jetty could not listen: the port is taken, or the address is not this machine's. */
+  Exception listenFailure(Exception failure) {
+    if (ProxyServer.isPortInUse(failure)) {
+      return new IllegalStateException(
+          "port "
+              + port
+              + " on "
+              + bind
+              + " is in use: stop what uses it, choose another --port, or use --port 0 for a "
+              + "free one",
+          failure);
+    }
+    Optional<BindException> bindFailure = ProxyServer.bindFailure(failure);
+    if (bindFailure.isPresent()) {
+      return new IllegalStateException(
+          "cannot listen on "
+              + bind
+              + ": "
+              + bindFailure.get().getMessage()
+              + " (--bind must be an address of this machine, or 0.0.0.0 for all)",
+          failure);
+    }
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof UnresolvedAddressException) {
+        return new IllegalStateException(
+            "cannot listen on " + bind + ": unknown host (--bind takes an address or host name)",
+            failure);
+      }
+    }
+    return failure;
   }
 
   private ParameterException usage(String message) {

@@ -6,8 +6,13 @@ import dev.invertingproxy.transport.servlet.AgentServlet;
 import dev.invertingproxy.transport.servlet.JettyProxyHost;
 import dev.invertingproxy.transport.servlet.ProxyServlet;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.time.Duration;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Pattern;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
@@ -23,6 +28,10 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 final class ProxyServer implements AutoCloseable {
   /** Above the engine's 25 s long poll and the 60 s response wait; never cuts a live download. */
   static final Duration IDLE_TIMEOUT = JettyProxyHost.IDLE_TIMEOUT;
+
+  /** Digits and dots (IPv4) or hex digits, colons and dots (IPv6): never a host name to look up. */
+  private static final Pattern IP_LITERAL =
+      Pattern.compile("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
 
   private final Server server;
   private final String host;
@@ -78,14 +87,24 @@ final class ProxyServer implements AutoCloseable {
     return new ProxyServer(server, host, connector.getLocalPort());
   }
 
-  /** Returns true if {@code failure} or one of its causes says the address is in use. */
-  static boolean isBindFailure(Throwable failure) {
+  /**
+   * Returns true if {@code failure} or one of its causes says the port is in use ("Address already
+   * in use"), not that the address cannot be had ("Cannot assign requested address").
+   */
+  static boolean isPortInUse(Throwable failure) {
+    return bindFailure(failure)
+        .map(t -> String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT).contains("in use"))
+        .orElse(false);
+  }
+
+  /** The {@link BindException} in {@code failure}'s causes, if any. */
+  static Optional<BindException> bindFailure(Throwable failure) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof BindException) {
-        return true;
+      if (t instanceof BindException bind) {
+        return Optional.of(bind);
       }
     }
-    return false;
+    return Optional.empty();
   }
 
   /** The port Jetty listens on. */
@@ -93,9 +112,44 @@ final class ProxyServer implements AutoCloseable {
     return port;
   }
 
-  /** {@code http://host:port/}, the proxy's URL for clients and agents alike. */
+  /**
+   * {@code http://host:port/}, the proxy's URL for clients and agents alike; for a wildcard address
+   * ({@code 0.0.0.0}, {@code ::}: all interfaces) the loopback address, which works on this
+   * machine, while the wildcard is no address to connect to.
+   */
   URI url() {
-    return URI.create("http://" + hostForUrl(host) + ":" + port + "/");
+    return url(host, port);
+  }
+
+  /** Whether Jetty listens on all interfaces ({@code --bind 0.0.0.0} or {@code ::}). */
+  boolean allInterfaces() {
+    return isWildcard(host);
+  }
+
+  /** See {@link #url()}. */
+  static URI url(String host, int port) {
+    String usable = host;
+    if (isWildcard(host)) {
+      usable = host.contains(":") ? "::1" : "127.0.0.1";
+    }
+    return URI.create("http://" + hostForUrl(usable) + ":" + port + "/");
+  }
+
+  /**
+   * Whether {@code host} is an IP literal of the wildcard address (all interfaces); host names are
+   * not looked up.
+   */
+  static boolean isWildcard(String host) {
+    String literal =
+        host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    if (!IP_LITERAL.matcher(literal).matches()) {
+      return false;
+    }
+    try {
+      return InetAddress.getByName(literal).isAnyLocalAddress(); // a literal: no lookup
+    } catch (UnknownHostException e) {
+      return false;
+    }
   }
 
   /** Brackets an IPv6 literal for use in a URL. */

@@ -65,7 +65,7 @@ final class QuickstartCommand implements Callable<Integer> {
             + " (not anonymous).");
     out.flush();
 
-    Lifecycle lifecycle = new Lifecycle(err);
+    Lifecycle lifecycle = Lifecycle.onSignals(err);
     try {
       DemoBackend backend = DemoBackend.start();
       lifecycle.started("demo backend", backend::close);
@@ -83,7 +83,7 @@ final class QuickstartCommand implements Callable<Integer> {
       try {
         proxy = ProxyServer.start(engine, "127.0.0.1", port);
       } catch (Exception e) {
-        if (port == 0 || !ProxyServer.isBindFailure(e)) {
+        if (port == 0 || !ProxyServer.isPortInUse(e)) {
           throw e;
         }
         err.println("Port " + port + " is in use; using a free port instead.");
@@ -112,8 +112,7 @@ final class QuickstartCommand implements Callable<Integer> {
       lifecycle.abort();
       throw e;
     }
-    lifecycle.awaitStop();
-    return 0;
+    return lifecycle.awaitStop() ? 0 : 1;
   }
 
   /** Waits until the agent has polled the proxy (the proxy's registry saw it). */

@@ -6,13 +6,18 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.core.AgentAuthenticator;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.ParseResult;
@@ -21,6 +26,7 @@ import picocli.CommandLine.ParseResult;
 class CommandLineTest {
   private final StringWriter out = new StringWriter();
   private final StringWriter err = new StringWriter();
+  @TempDir Path temp;
 
   @BeforeAll
   static void noTokenInTheEnvironment() {
@@ -118,7 +124,25 @@ class CommandLineTest {
   @Test
   void unknownCommandExitsTwo() {
     assertThat(execute("serve")).isEqualTo(2);
-    assertThat(err.toString()).contains("'serve'");
+    assertThat(err.toString())
+        .contains("Unknown command 'serve'; the commands are: quickstart, proxy, agent, help")
+        .contains("Usage: inverting-proxy")
+        .doesNotContain("Unmatched argument");
+    assertThat(out.toString()).isEmpty();
+  }
+
+  @Test
+  void misspelledCommandIsNamedWithASuggestion() {
+    assertThat(execute("prxy", "--port", "0")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Unknown command 'prxy'; the commands are: quickstart, proxy, agent, help")
+        .contains("Did you mean: inverting-proxy proxy?");
+  }
+
+  @Test
+  void unknownTopLevelFlagIsAnOptionNotACommand() {
+    assertThat(execute("--nope")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unknown option: '--nope'").doesNotContain("command '");
   }
 
   // ---------------------------------------------------------------- proxy
@@ -220,6 +244,168 @@ class CommandLineTest {
   void blankTokenIsRefused() {
     assertThat(execute("proxy", "--port", "0", "--agent-token", " ")).isEqualTo(2);
     assertThat(err.toString()).contains("'--agent-token': empty token");
+  }
+
+  // ---------------------------------------------------------------- proxy: --agent-token-file
+
+  private Path tokenFile(String... lines) throws IOException {
+    return Files.write(temp.resolve("agents-" + System.nanoTime()), List.of(lines));
+  }
+
+  @Test
+  void agentTokenFileNamesIdentities() throws Exception {
+    Path file =
+        tokenFile(
+            "# IDENTITY TOKEN",
+            "",
+            "laptop-agent   bGFwdG9w==",
+            "  ci-runner\tY2k=  ",
+            "   # indented comment",
+            "laptop-agent rotated-0f3c");
+    ProxyCommand proxy =
+        parse(
+            "proxy", "--port", "0", "--agent-token", "t1", "--agent-token-file", file.toString(),
+            "--agent-token=t2");
+    proxy.validate();
+    AgentAuthenticator authenticator = proxy.authenticator();
+    assertThat(identity(authenticator, "t1")).contains("token-1");
+    assertThat(identity(authenticator, "t2")).contains("token-2");
+    assertThat(identity(authenticator, "bGFwdG9w==")).contains("laptop-agent");
+    assertThat(identity(authenticator, "Y2k=")).contains("ci-runner");
+    assertThat(identity(authenticator, "rotated-0f3c")).contains("laptop-agent");
+    assertThat(identity(authenticator, "laptop-agent")).isEmpty();
+    assertThat(identity(authenticator, "bGFwdG9w")).isEmpty();
+    assertThat(proxy.agentIdentities()).containsExactly("token-1", "token-2", "laptop-agent", "ci-runner");
+  }
+
+  @Test
+  void agentTokenFileAloneIsEnough() throws Exception {
+    ProxyCommand proxy =
+        parse("proxy", "--port", "0", "--agent-token-file", tokenFile("only abc").toString());
+    proxy.validate();
+    assertThat(proxy.agentTokensGiven()).isTrue();
+    assertThat(identity(proxy.authenticator(), "abc")).contains("only");
+    assertThat(proxy.agentIdentities()).containsExactly("only");
+  }
+
+  @Test
+  void agentTokenFileThatIsMissingOrADirectoryIsAUsageError() {
+    Path missing = temp.resolve("no-such-file");
+    assertThat(execute("proxy", "--port", "0", "--agent-token-file", missing.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--agent-token-file': cannot read " + missing + ": no such file")
+        .contains("Usage: inverting-proxy proxy");
+    err.getBuffer().setLength(0);
+    assertThat(execute("proxy", "--port", "0", "--agent-token-file", temp.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains("cannot read " + temp + ": it is a directory");
+  }
+
+  @Test
+  void malformedLineIsNamedWithoutItsToken() throws Exception {
+    Path file = tokenFile("# agents", "laptop-agent s3cret-one", "build s3cret-two extra");
+    assertThat(execute("proxy", "--port", "0", "--agent-token-file", file.toString())).isEqualTo(2);
+    assertThat(err.toString())
+        .contains(
+            file
+                + " line 3: expected IDENTITY TOKEN (two fields separated by white space), found 3 "
+                + "fields")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    Path tokenOnly = tokenFile("s3cret-alone");
+    assertThat(execute("proxy", "--port", "0", "--agent-token-file", tokenOnly.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString()).contains(tokenOnly + " line 1: expected IDENTITY TOKEN").doesNotContain("s3cret");
+  }
+
+  @Test
+  void repeatedTokenIsAUsageErrorWithoutTheToken() throws Exception {
+    Path file = tokenFile("a s3cret-x", "", "b s3cret-y", "c s3cret-x");
+    assertThat(execute("proxy", "--port", "0", "--agent-token-file", file.toString())).isEqualTo(2);
+    assertThat(err.toString())
+        .contains(file + " line 4: the same token as line 1; a token names one identity")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    Path other = tokenFile("a s3cret-z");
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--agent-token", "s3cret-z", "--agent-token-file",
+                other.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains(other + " line 1: the same token is an --agent-token")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void fileWithoutPairsIsAUsageError() throws Exception {
+    Path file = tokenFile("# nobody yet", "", "   ");
+    assertThat(execute("proxy", "--port", "0", "--agent-token-file", file.toString())).isEqualTo(2);
+    assertThat(err.toString()).contains(file + " has no IDENTITY TOKEN line");
+  }
+
+  @Test
+  void fileIdentityMustNotBeAGeneratedOne() throws Exception {
+    Path file = tokenFile("token-2 abc");
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--agent-token", "t1", "--agent-token", "t2",
+                "--agent-token-file", file.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains(file + " line 1: the identity 'token-2' is the one --agent-token number 2 gets");
+    ProxyCommand noClash =
+        parse("proxy", "--port", "0", "--agent-token", "t1", "--agent-token-file", file.toString());
+    noClash.validate(); // only one --agent-token: token-2 is free
+    assertThat(identity(noClash.authenticator(), "abc")).contains("token-2");
+  }
+
+  @Test
+  void adminTokenMustNotBeAFileToken() throws Exception {
+    Path file = tokenFile("laptop a1", "ci shared-9");
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--agent-token-file", file.toString(), "--admin-token",
+                "shared-9"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains(
+            "Invalid value for option '--admin-token': the same token is on line 2 of "
+                + "--agent-token-file; an agent must not be an admin");
+  }
+
+  @Test
+  void anonymousAndTokenFileExcludeEachOther() throws Exception {
+    Path file = tokenFile("laptop a1");
+    assertThat(
+            execute(
+                "proxy", "--port", "0", "--allow-anonymous-agents", "--agent-token-file",
+                file.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("--allow-anonymous-agents and --agent-token-file exclude each other");
+  }
+
+  @Test
+  void tokenFileComposesWithJwtAgents() throws Exception {
+    ProxyCommand proxy =
+        parse(
+            "proxy", "--port", "0", "--agent-token-file", tokenFile("laptop a1").toString(),
+            "--agent-jwks-url", "http://127.0.0.1:9/jwks.json", "--agent-issuer", "https://idp",
+            "--agent-audience", "proxy");
+    proxy.validate();
+    AgentAuthenticator authenticator = proxy.authenticator();
+    assertThat(identity(authenticator, "a1")).contains("laptop");
+    assertThat(identity(authenticator, "not-a-jwt")).isEmpty();
+  }
+
+  @Test
+  void proxyHelpDescribesTheTokenFile() {
+    assertThat(execute("proxy", "--help")).isZero();
+    assertThat(out.toString().replaceAll("\\s+", " "))
+        .contains("--agent-token-file=PATH")
+        .contains("IDENTITY TOKEN")
+        .contains("Read once at start");
   }
 
   @Test
@@ -348,6 +534,39 @@ class CommandLineTest {
           .isInstanceOf(ParameterException.class)
           .hasMessageContaining("'--proxy'");
     }
+  }
+
+  @Test
+  void proxyUrlWithoutSchemeSaysWhatToWrite() {
+    assertThat(execute("agent", "--proxy", "127.0.0.1:8080", "--backend", "b")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains(
+            "Invalid value for option '--proxy': '127.0.0.1:8080' has no scheme; write "
+                + "http://127.0.0.1:8080/ (or https://...)")
+        .contains("Usage: inverting-proxy agent");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "proxy.example/tunnel/", "--backend", "b")).isEqualTo(2);
+    assertThat(err.toString()).contains("write http://proxy.example/tunnel/ (or https://...)");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "[::1]:8080", "--backend", "b")).isEqualTo(2);
+    assertThat(err.toString()).contains("write http://[::1]:8080/");
+  }
+
+  @Test
+  void tokenAndTokenFileExcludeEachOther() {
+    assertThat(
+            execute(
+                "agent", "--proxy", "http://p/", "--backend", "b", "--token", "x",
+                "--token-file", "/run/secrets/agent-token"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("--token and --token-file exclude each other")
+        .contains("Usage: inverting-proxy agent")
+        .doesNotContain("error:");
+    AgentCommand fileOnly =
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", "/run/t");
+    fileOnly.validate();
+    assertThat(fileOnly.tokenFile).isEqualTo(Path.of("/run/t"));
   }
 
   @Test

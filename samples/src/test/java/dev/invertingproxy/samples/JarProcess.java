@@ -43,10 +43,38 @@ final class JarProcess implements AutoCloseable {
   }
 
   static JarProcess start(String... args) throws IOException {
+    return start(List.of(), args);
+  }
+
+  /**
+   * Like {@link #start(String...)} in a network namespace of its own with only a loopback
+   * interface (Linux, as root: {@code unshare --net}): a server there may listen on all interfaces
+   * and still be unreachable from anywhere else, this JVM included.
+   */
+  static JarProcess startIsolated(String... args) throws IOException {
+    return start(
+        List.of("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"), args);
+  }
+
+  /** Whether {@link #startIsolated} works here (Linux, root, {@code unshare} and {@code ip}). */
+  static boolean canIsolate() throws InterruptedException {
+    try {
+      Process probe =
+          new ProcessBuilder("unshare", "--net", "sh", "-c", "ip link set lo up")
+              .redirectErrorStream(true)
+              .start();
+      probe.getInputStream().readAllBytes();
+      return probe.waitFor(10, TimeUnit.SECONDS) && probe.exitValue() == 0;
+    } catch (IOException noUnshare) {
+      return false;
+    }
+  }
+
+  private static JarProcess start(List<String> prefix, String... args) throws IOException {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(JAR + " is missing; run 'mvn package' (the ITs need the jar)");
     }
-    List<String> command = new ArrayList<>();
+    List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.add("-Xmx128m");
     command.add("-XX:TieredStopAtLevel=1"); // starts faster; these processes live seconds
@@ -124,10 +152,47 @@ final class JarProcess implements AutoCloseable {
     return process.exitValue();
   }
 
-  /** Sends SIGTERM and returns the exit code once it has stopped (bounded). */
+  /**
+   * Sends SIGTERM and returns the exit code once it has stopped (bounded). Through the process's
+   * handle: {@link Process#destroy()} would also close our ends of its stdout and stderr, and what
+   * it prints while stopping would be lost.
+   */
   int stop(Duration timeout) throws InterruptedException {
-    process.destroy();
+    process.toHandle().destroy();
     return awaitExit(timeout);
+  }
+
+  /**
+   * Sends SIGINT (what Ctrl-C sends) with {@code kill -INT} and returns the exit code once it has
+   * stopped (bounded).
+   */
+  int interrupt(Duration timeout) throws IOException, InterruptedException {
+    Process kill =
+        new ProcessBuilder("kill", "-INT", Long.toString(process.pid()))
+            .redirectErrorStream(true)
+            .start();
+    if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+      throw new AssertionError("kill -INT " + process.pid() + " failed\n" + transcript());
+    }
+    return awaitExit(timeout);
+  }
+
+  /**
+   * Whether this JVM ignores SIGINT (a job started in the background by a non-interactive shell
+   * does): its children then inherit that, and SIGINT cannot reach their handlers. Linux only;
+   * false elsewhere.
+   */
+  static boolean sigintIgnoredHere() throws IOException {
+    Path status = Path.of("/proc/self/status");
+    if (!Files.isReadable(status)) {
+      return false;
+    }
+    for (String line : Files.readAllLines(status)) {
+      if (line.startsWith("SigIgn:")) {
+        return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 1)) != 0; // SIGINT = 2
+      }
+    }
+    return false;
   }
 
   /** Kills the process at once (SIGKILL: no shutdown hook, nothing cleaned up), like a crash. */

@@ -1,6 +1,8 @@
 package dev.invertingproxy.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.InputStream;
@@ -12,15 +14,19 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The packaged jar's {@code proxy} and {@code agent} as two processes, relaying to a backend in
@@ -131,12 +137,81 @@ class ProxyAgentIT {
         assertThat(reserved.statusCode()).isBetween(400, 499);
         assertThat(seenByBackend).noneMatch(request -> request.contains("/agent"));
 
-        // SIGTERM stops both gracefully, agent first
-        assertThat(agent.stop(Duration.ofSeconds(40))).as(agent.transcript()).isIn(0, 143);
-        assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isIn(0, 143);
-        assertThat(agent.stderr()).doesNotContain("could not stop");
-        assertThat(proxy.stderr()).doesNotContain("could not stop").doesNotContain("WARNING");
+        // SIGTERM stops both gracefully, agent first, each with exit code 0 (what systemd expects)
+        assertThat(agent.stop(Duration.ofSeconds(40))).as(agent.transcript()).isZero();
+        assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+        for (JarProcess stopped : new JarProcess[] {agent, proxy}) {
+          assertThat(stopped.stderr())
+              .as(stopped.transcript())
+              .contains("Stopping ...")
+              .doesNotContain("could not stop")
+              .doesNotContain("error")
+              .doesNotContain("Exception")
+              .doesNotContain("WARNING")
+              .doesNotContain("SEVERE");
+        }
       }
+    }
+  }
+
+  /**
+   * The README's security example: a named token's agent serves the backend registered (through
+   * the admin API) with that identity as its backendUser; an agent with another identity may not.
+   */
+  @Test
+  void namedTokenAgentServesTheBackendRegisteredForItsIdentity(@TempDir Path temp) throws Exception {
+    String named = "bmFtZWQtYWdlbnQtdG9rZW4=";
+    String admin = "it-admin-token-77d0";
+    Path agents = temp.resolve("agents");
+    Files.writeString(agents, "# IDENTITY TOKEN\nlaptop-agent " + named + "\n");
+    try (JarProcess proxy =
+        JarProcess.start(
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", TOKEN,
+            "--agent-token-file", agents.toString(), "--admin-token", admin)) {
+      Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
+      URI proxyUrl = URI.create(listening.group(1));
+      proxy.awaitLine(
+          "Agent identities \\(.*\\): token-1, laptop-agent", Duration.ofSeconds(5));
+
+      HttpResponse<String> registered =
+          send(
+              HttpRequest.newBuilder(proxyUrl.resolve("api/backends"))
+                  .header("Authorization", "Bearer " + admin)
+                  .header("Content-Type", "application/json")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"id\":\"laptop\",\"backendUser\":\"laptop-agent\","
+                              + "\"endUser\":\"allUsers\",\"pathPrefixes\":[\"/\"]}")));
+      assertThat(registered.statusCode()).as(registered.body()).isEqualTo(200);
+
+      // token-1 is a valid agent, but not one of laptop's backendUsers
+      HttpResponse<String> otherAgent =
+          send(
+              HttpRequest.newBuilder(proxyUrl.resolve("agent/pending"))
+                  .header("X-Inverting-Proxy-Backend-ID", "laptop")
+                  .header("Authorization", "Bearer " + TOKEN)
+                  .GET());
+      assertThat(otherAgent.statusCode()).isEqualTo(403);
+
+      try (JarProcess agent =
+          JarProcess.start(
+              "agent",
+              "--proxy", proxyUrl.toString(),
+              "--backend", "laptop",
+              "--host", "127.0.0.1:" + backend.getAddress().getPort(),
+              "--token", named)) {
+        agent.awaitLine("Agent started for backend laptop: .*", START);
+        awaitRelay(proxyUrl.resolve("ready"), proxy, agent);
+
+        HttpResponse<String> get = send(HttpRequest.newBuilder(proxyUrl.resolve("via/laptop?x=1")).GET());
+        assertThat(get.statusCode()).as(agent.transcript()).isEqualTo(201);
+        assertThat(get.body()).isEqualTo("hello from the backend, /via/laptop?x=1");
+        agent.awaitLine("Agent connected to " + proxyUrl + " for backend laptop", START);
+        assertThat(agent.stderr()).doesNotContain("403").doesNotContain("WARNING");
+        assertThat(agent.stop(Duration.ofSeconds(40))).as(agent.transcript()).isZero();
+      }
+      assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+      assertThat(proxy.stdout() + proxy.stderr()).doesNotContain(named);
     }
   }
 
@@ -145,7 +220,7 @@ class ProxyAgentIT {
     try (JarProcess proxy = JarProcess.start("proxy", "--port=0", "--bind=127.0.0.1")) {
       Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
       URI proxyUrl = URI.create(listening.group(1));
-      assertThat(proxy.transcript()).contains("WARNING: no --agent-token given");
+      assertThat(proxy.transcript()).contains("WARNING: no --agent-token or --agent-token-file given");
       HttpResponse<String> poll =
           send(
               HttpRequest.newBuilder(proxyUrl.resolve("agent/pending"))
@@ -157,6 +232,43 @@ class ProxyAgentIT {
       HttpResponse<String> client = send(HttpRequest.newBuilder(proxyUrl.resolve("x")).GET());
       assertThat(client.statusCode()).isEqualTo(503);
       assertThat(seenByBackend).isEmpty();
+    }
+  }
+
+  /** With --bind 0.0.0.0 the printed URL is one to use, never http://0.0.0.0:PORT/. */
+  @Test
+  void allInterfacesPrintsAUsableUrl() throws Exception {
+    // all interfaces, but in a network namespace of its own: nothing outside can reach it
+    assumeTrue(JarProcess.canIsolate(), "needs unshare --net (Linux, root)");
+    try (JarProcess proxy =
+        JarProcess.startIsolated("proxy", "--port=0", "--bind=0.0.0.0", "--agent-token", TOKEN)) {
+      Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
+      proxy.awaitLine(
+          "All interfaces \\(--bind 0\\.0\\.0\\.0\\): that URL works on this machine; other machines "
+              + "use this machine's name or address instead of 127\\.0\\.0\\.1\\.",
+          Duration.ofSeconds(5));
+      proxy.awaitLine(
+          "Every client request goes to backend 'default'; agents: --proxy "
+              + Pattern.quote(listening.group(1))
+              + " .*",
+          Duration.ofSeconds(5));
+      assertThat(proxy.stop(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+      assertThat(proxy.stdout()).doesNotContain("0.0.0.0:");
+    }
+  }
+
+  @Test
+  void ctrlCStopsTheProxyWithExitCodeZero() throws Exception {
+    assumeFalse(JarProcess.sigintIgnoredHere(), "SIGINT is ignored in this JVM and its children");
+    try (JarProcess proxy =
+        JarProcess.start("proxy", "--port=0", "--bind=127.0.0.1", "--agent-token", TOKEN)) {
+      proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
+      assertThat(proxy.interrupt(Duration.ofSeconds(20))).as(proxy.transcript()).isZero();
+      assertThat(proxy.stderr())
+          .as(proxy.transcript())
+          .contains("Stopping ...")
+          .doesNotContain("error")
+          .doesNotContain("Exception");
     }
   }
 

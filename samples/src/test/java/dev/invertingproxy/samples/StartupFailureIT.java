@@ -2,6 +2,8 @@ package dev.invertingproxy.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -28,8 +30,75 @@ class StartupFailureIT {
             "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", "t",
             "--storage", "redis://127.0.0.1:1")) {
       assertThat(proxy.awaitExit(EXIT)).isEqualTo(1);
-      assertThat(proxy.stderr()).contains("cannot reach Redis at redis://127.0.0.1:1");
+      assertThat(proxy.stderr())
+          .isEqualTo("error: cannot reach Redis at 127.0.0.1:1: connection refused\n");
       assertThat(proxy.stdout()).doesNotContain("Listening on");
+    }
+  }
+
+  @Test
+  void redisPasswordIsNeverPrinted() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.start(
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", "t",
+            "--storage", "redis://:s3cret-pw@127.0.0.1:1/2")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(1);
+      assertThat(proxy.stderr())
+          .contains("error: cannot reach Redis at 127.0.0.1:1: connection refused")
+          .doesNotContain("s3cret-pw");
+    }
+  }
+
+  @Test
+  void portInUseSaysSoAndSuggestsAnother() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
+        JarProcess proxy =
+            JarProcess.start(
+                "proxy", "--port", Integer.toString(taken.getLocalPort()), "--bind", "127.0.0.1",
+                "--agent-token", "t")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(1);
+      assertThat(proxy.stderr())
+          .isEqualTo(
+              "error: port "
+                  + taken.getLocalPort()
+                  + " on 127.0.0.1 is in use: stop what uses it, choose another --port, or use "
+                  + "--port 0 for a free one\n");
+      assertThat(proxy.stdout()).doesNotContain("Listening on");
+    }
+  }
+
+  @Test
+  void unknownCommandNamesTheCommands() throws Exception {
+    try (JarProcess typo = JarProcess.start("prxy")) {
+      assertThat(typo.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(typo.stderr())
+          .startsWith("Unknown command 'prxy'; the commands are: quickstart, proxy, agent, help\n")
+          .contains("Did you mean: inverting-proxy proxy?");
+      assertThat(typo.stdout()).isEmpty();
+    }
+  }
+
+  @Test
+  void proxyUrlWithoutSchemeSaysWhatToWrite() throws Exception {
+    try (JarProcess agent = JarProcess.start("agent", "--proxy", "127.0.0.1:8080", "--backend", "b")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "Invalid value for option '--proxy': '127.0.0.1:8080' has no scheme; write "
+                  + "http://127.0.0.1:8080/ (or https://...)\n");
+    }
+  }
+
+  @Test
+  void tokenAndTokenFileTogetherIsAUsageError() throws Exception {
+    try (JarProcess agent =
+        JarProcess.start(
+            "agent", "--proxy", "http://127.0.0.1:9/", "--backend", "b", "--token", "x",
+            "--token-file", "agent-token")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith("--token and --token-file exclude each other")
+          .contains("Usage: inverting-proxy agent");
     }
   }
 
