@@ -147,9 +147,19 @@ class ProxyAgentIT {
               .doesNotContain("could not stop")
               .doesNotContain("error")
               .doesNotContain("Exception")
-              .doesNotContain("WARNING")
               .doesNotContain("SEVERE");
         }
+        assertThat(agent.stderr()).as(agent.transcript()).doesNotContain("WARNING");
+        // The proxy's log: the agent coming and going, and the two refused calls above in one
+        // line (refusals from one address are logged at most once a minute).
+        String proxyLog = proxy.stderr();
+        assertThat(proxyLog)
+            .as(proxy.transcript())
+            .containsOnlyOnce("WARNING")
+            .contains("agent call refused (401) from 127.0.0.1, backend default")
+            .contains("agent connected: backend default, identity token-1, address 127.0.0.1")
+            .contains("agent disconnected: backend default, identity token-1")
+            .contains("(it stopped cleanly)");
       }
     }
   }
