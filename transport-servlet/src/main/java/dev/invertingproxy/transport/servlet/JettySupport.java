@@ -1,7 +1,10 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
+import dev.invertingproxy.MalformedMessageException;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -38,6 +41,12 @@ import org.jspecify.annotations.Nullable;
  *       end of stream (FIN or RST) is seen within milliseconds. Pipelined bytes that arrive
  *       meanwhile are handed back to the connection. HTTP/2 and other connections are not watched.
  *   <li>Abort: {@code ServletChannel.abort}, which closes the connection without a final chunk.
+ *   <li>A request body that cannot be read: Jetty's parser reports a malformed body (an overflowing
+ *       chunk size, an overlong chunk extension, a bad character in a chunk size line or trailer)
+ *       as an early end of the body, {@code EofException("Early EOF")}, its reason dropped (12.1:
+ *       {@code HttpParser.badMessage} after the head calls {@code earlyEOF}), exactly as when the
+ *       client leaves. The connection tells them apart: a client that left has shut its side (FIN
+ *       or RST), one whose body was refused is still connected.
  * </ul>
  */
 final class JettySupport implements ContainerSupport {
@@ -81,6 +90,30 @@ final class JettySupport implements ContainerSupport {
       headers.add(field.getName(), field.getValue());
     }
     return headers.build();
+  }
+
+  @Override
+  public InvertingProxyException bodyFailure(
+      HttpServletRequest request, IOException failure, boolean chunked) {
+    EndPoint endPoint =
+        ServletContextRequest.getServletContextRequest(request)
+            .getConnectionMetaData()
+            .getConnection()
+            .getEndPoint();
+    if (!endPoint.isOpen() || endPoint.isInputShutdown()) {
+      return new ClientGoneException(
+          "the client left while sending the request body: " + failure.getMessage(), failure);
+    }
+    if (failure instanceof EofException) {
+      // Still connected, yet the body "ended early": Jetty's parser refused it (see above).
+      return new MalformedMessageException(
+          chunked
+              ? "malformed request body: invalid chunked framing (a chunk size, chunk extension"
+                  + " or trailer the proxy's HTTP parser refused)"
+              : "malformed request body",
+          failure);
+    }
+    return GenericSupport.INSTANCE.bodyFailure(request, failure, chunked);
   }
 
   @Override
