@@ -26,8 +26,9 @@ public interface ClientExchange {
    * dev.invertingproxy.MalformedMessageException} if the client sent a malformed body (a broken
    * chunked framing; answered 400), a {@link dev.invertingproxy.ClientGoneException} if the client
    * left in the middle of it (nothing is answered: the transport ends the exchange itself), or
-   * another {@link dev.invertingproxy.InvertingProxyException}, answered with its status. Any
-   * other failure is answered 400 as a body that could not be read. Never the agent's failure: the request is
+   * another {@link dev.invertingproxy.InvertingProxyException} (such as a {@link
+   * dev.invertingproxy.LimitExceededException} with 408 for a stalled upload). Any other failure is
+   * answered 400 as a body that could not be read. Never the agent's failure: the request is
    * withdrawn and the agent's read is cut.
    */
   MessageBody body();

@@ -605,7 +605,7 @@ public final class ProxyEngine implements AutoCloseable {
      * Writes the request's metadata headers and the request in HTTP/1.1 wire format, its body
      * streaming from the client. If writing fails, the request is offered again when none of its
      * body was used, else its client gets 502. If the client's body fails (malformed, stalled,
-     * cut, too large), the request is withdrawn and its client answered (400, 413, nothing if
+     * cut, too large), the request is withdrawn and its client answered (400, 408, 413, nothing if
      * it left); what was written is flushed before the failure is thrown, so that the transport
      * cuts the answer and the agent never sees the request complete.
      */

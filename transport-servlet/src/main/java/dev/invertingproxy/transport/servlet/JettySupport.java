@@ -4,6 +4,7 @@ import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
+import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MalformedMessageException;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
@@ -13,6 +14,7 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpField;
@@ -46,7 +48,8 @@ import org.jspecify.annotations.Nullable;
  *       as an early end of the body, {@code EofException("Early EOF")}, its reason dropped (12.1:
  *       {@code HttpParser.badMessage} after the head calls {@code earlyEOF}), exactly as when the
  *       client leaves. The connection tells them apart: a client that left has shut its side (FIN
- *       or RST), one whose body was refused is still connected.
+ *       or RST), one whose body was refused is still connected. An idle time-out fails the read
+ *       with a {@code TimeoutException}.
  * </ul>
  */
 final class JettySupport implements ContainerSupport {
@@ -104,6 +107,13 @@ final class JettySupport implements ContainerSupport {
       return new ClientGoneException(
           "the client left while sending the request body: " + failure.getMessage(), failure);
     }
+    if (causedBy(failure, TimeoutException.class)) {
+      return new LimitExceededException(
+          408,
+          "the request body stalled: nothing arrived within the connection's idle time-out ("
+              + endPoint.getIdleTimeout()
+              + " ms)");
+    }
     if (failure instanceof EofException) {
       // Still connected, yet the body "ended early": Jetty's parser refused it (see above).
       return new MalformedMessageException(
@@ -114,6 +124,15 @@ final class JettySupport implements ContainerSupport {
           failure);
     }
     return GenericSupport.INSTANCE.bodyFailure(request, failure, chunked);
+  }
+
+  private static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (type.isInstance(cause)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

@@ -109,6 +109,25 @@ class MalformedBodyIT {
     assertServesNextAndNeverCompleted("/upload");
   }
 
+  @Test
+  @DisplayName("an upload that stalls past the idle time-out: 408 from the proxy; the backend's request is cut")
+  void stalledUpload() throws Exception {
+    // Polls end well within the idle time-out, so only the stalled client's connection expires.
+    relay =
+        relayWithRecordingBackend(
+            Relay.withAgent(
+                engine -> engine.longPollTimeout(Duration.ofMillis(300)), Duration.ofMillis(1500)));
+    try (RawHttpClient client = new RawHttpClient(relay.port())) {
+      client.send(HEAD + "3\r\nabc\r\n");
+      awaitBackend("head /upload");
+      RawHttpClient.Response response = client.read("POST"); // sends nothing more
+      assertThat(response.status()).isEqualTo(408);
+      assertThat(response.bodyText()).startsWith("the request body stalled");
+    }
+    awaitBackend("cut /upload");
+    assertServesNextAndNeverCompleted("/upload");
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("agentReads")
   @DisplayName("played by hand: the agent's read is cut, and the request is not offered again")
