@@ -4,11 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.invertingproxy.testkit.RawHttpBackend;
 import dev.invertingproxy.testkit.RawHttpClient;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -26,7 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * ({@code HttpParser}, {@code HttpConnection} with {@code JettyProxyHost.httpConfiguration()},
  * RFC 9110 compliance) before any servlet runs, as Jetty's HTML error page whose title carries
  * Jetty's reason. A malformed chunked body, which Jetty can only see after the head was handed
- * on, is answered by the proxy itself (MalformedBodyIT).
+ * on, is answered by the proxy itself (MalformedBodyIT), as are requests that are valid HTTP but
+ * cannot be relayed faithfully (a transfer coding other than chunked, CONNECT): ProxyServlet.
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class MalformedRequestIT {
@@ -40,6 +44,11 @@ class MalformedRequestIT {
   static void start() throws Exception {
     relay = Relay.withAgent();
     relay.backend.respondWith(RawHttpBackend::echo);
+  }
+
+  @BeforeEach
+  void forgetEarlierTests() {
+    relay.backend.received.clear(); // a test that failed leaves its own failure behind, no more
   }
 
   @AfterAll
@@ -173,6 +182,38 @@ class MalformedRequestIT {
     assertBackendSawNothingAndServesNext();
   }
 
+  static Stream<Arguments> refusedByTheProxy() {
+    return Stream.of(
+        Arguments.of(
+            "Transfer-Encoding: gzip, chunked",
+            POST + "Transfer-Encoding: gzip, chunked\r\n\r\n" + CHUNKED_ABC,
+            "unsupported Transfer-Encoding \"gzip, chunked\": only chunked request bodies are relayed"),
+        Arguments.of(
+            "Transfer-Encoding: deflate, then Transfer-Encoding: chunked",
+            POST + "Transfer-Encoding: deflate\r\nTransfer-Encoding: chunked\r\n\r\n" + CHUNKED_ABC,
+            "unsupported Transfer-Encoding \"deflate, chunked\": only chunked request bodies are relayed"),
+        Arguments.of(
+            "CONNECT host:port (authority-form)",
+            "CONNECT other.example:443 HTTP/1.1\r\nHost: other.example:443\r\n\r\n",
+            "CONNECT is not supported: the proxy relays requests, not tunnels"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("refusedByTheProxy")
+  @DisplayName("valid HTTP that cannot be relayed faithfully: 400 from the proxy; the backend sees nothing")
+  void refusedByTheProxy(String name, String request, String reason) throws Exception {
+    try (RawHttpClient client = new RawHttpClient(relay.port())) {
+      client.send(request);
+      RawHttpClient.Response response = client.read("GET");
+      // Answered by ProxyServlet (its refusal, through ErrorMapping) before the engine parks it.
+      assertThat(response.status()).isEqualTo(400);
+      assertThat(response.headers().first("Content-Type")).hasValueSatisfying(
+          type -> assertThat(type).startsWith("text/plain"));
+      assertThat(response.bodyText()).isEqualTo(reason + "\n");
+    }
+    assertBackendSawNothingAndServesNext();
+  }
+
   static Stream<Arguments> validFraming() {
     return Stream.of(
         Arguments.of("Transfer-Encoding:  chunked (leading spaces: OWS)", "Transfer-Encoding:  chunked"),
@@ -222,7 +263,12 @@ class MalformedRequestIT {
       assertThat(response.status()).isEqualTo(200);
       assertThat(response.bodyText()).isEqualTo("GET " + target + "\n");
     }
-    assertThat(relay.backend.take().head().target()).isEqualTo(target);
-    assertThat(relay.backend.received).isEmpty();
+    List<String> before = new ArrayList<>();
+    for (String seen = relay.backend.take().head().target();
+        !seen.equals(target);
+        seen = relay.backend.take().head().target()) {
+      before.add(seen);
+    }
+    assertThat(before).as("requests the backend saw before the control request").isEmpty();
   }
 }
