@@ -20,8 +20,8 @@ import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The client-facing endpoint: every request that reaches this servlet, whatever its method, is
- * parked for an agent and answered with the backend's response. No container thread waits: the
+ * The client-facing endpoint: every request that reaches this servlet, whatever its method (but
+ * {@code CONNECT}), is parked for an agent and answered with the backend's response. No container thread waits: the
  * request is suspended with {@link HttpServletRequest#startAsync()} until the response arrives.
  *
  * <p>The backend sees the full original request target (not stripped of the servlet's mapping).
