@@ -58,8 +58,10 @@ class MalformedBodyIT {
     return Stream.of(
         Arguments.of("an overflowing chunk size", "ffffffffffffffffff\r\nabc\r\n0\r\n\r\n"),
         Arguments.of(
-            "an enormous chunk extension (16 KiB; Jetty allows about 8)",
-            "3;" + "x".repeat(16 * 1024) + "\r\nabc\r\n0\r\n\r\n"),
+            // Jetty counts chunk extensions (and trailers) toward its request header limit: 8 KiB
+            // by default, the engine's head limit + 1 KiB where JettyProxyHost sets it.
+            "an enormous chunk extension (40 KiB)",
+            "3;" + "x".repeat(40 * 1024) + "\r\nabc\r\n0\r\n\r\n"),
         Arguments.of("invalid characters in the chunk size", "3z\r\nabc\r\n0\r\n\r\n"),
         Arguments.of("chunk data longer than its size", "3\r\nabcd\r\n0\r\n\r\n"),
         Arguments.of("a good chunk, then a bad size", "3\r\nabc\r\nxyz\r\nabc\r\n0\r\n\r\n"));
