@@ -20,7 +20,17 @@ public interface ClientExchange {
   /** Returns the request head exactly as received: method, raw target, version, headers. */
   RequestHead head();
 
-  /** Returns the request body, streaming from the client. */
+  /**
+   * Returns the request body, streaming from the client. When it cannot be read, its stream throws
+   * what the transport knows of the reason, typed for {@link ErrorMapping}: a {@link
+   * dev.invertingproxy.MalformedMessageException} if the client sent a malformed body (a broken
+   * chunked framing; answered 400), a {@link dev.invertingproxy.ClientGoneException} if the client
+   * left in the middle of it (nothing is answered: the transport ends the exchange itself), or
+   * another {@link dev.invertingproxy.InvertingProxyException} (such as a {@link
+   * dev.invertingproxy.LimitExceededException} with 408 for a stalled upload). Any other failure is
+   * answered 400 as a body that could not be read. Never the agent's failure: the request is
+   * withdrawn and the agent's read is cut.
+   */
   MessageBody body();
 
   /** Returns the client's IP address, for {@code X-Forwarded-For}. */

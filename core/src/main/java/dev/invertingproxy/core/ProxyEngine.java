@@ -293,6 +293,8 @@ public final class ProxyEngine implements AutoCloseable {
     private volatile @Nullable Future<?> timer;
     /** While the client's body streams to an agent, the response wait does not run out. */
     private volatile boolean bodyStreaming;
+    /** Why the client's body failed, if it did (it may fail before {@link #start} ran). */
+    private volatile @Nullable InvertingProxyException bodyFailure;
 
     ClientCall(ObservedClient client, ParkedRequest parked) {
       this.client = client;
@@ -301,6 +303,10 @@ public final class ProxyEngine implements AutoCloseable {
 
     void start(PendingExchange pending) {
       this.exchange = pending;
+      InvertingProxyException early = bodyFailure;
+      if (early != null) {
+        bodyFailed(early); // a quick agent's read failed on the client's body before this ran
+      }
       // The answer may already have come (an agent can be that quick): then nothing is left to
       // track, and adding this call would keep it in calls for good.
       if (answered.get()) {
@@ -351,6 +357,13 @@ public final class ProxyEngine implements AutoCloseable {
       bodyTooLarge();
     }
 
+    @Override
+    public void failed(InvertingProxyException failure) {
+      bodyStreaming = false;
+      bodyFailure = failure;
+      bodyFailed(failure);
+    }
+
     /** Marks the call answered, once; it no longer needs closing. */
     private boolean answer() {
       if (answered.compareAndSet(false, true)) {
@@ -374,6 +387,29 @@ public final class ProxyEngine implements AutoCloseable {
       if (pending != null && pending.cancel() && answer()) {
         cancelTimer();
         respondError(client, 413, bodyLimitMessage(), Headers.of("Connection", "close"));
+      }
+    }
+
+    /**
+     * The client's body failed while an agent read it (malformed, stalled, cut): the client's
+     * doing, not the agent's. The request is withdrawn (the agent's read is cut) and the client
+     * answered with the failure's status, unless it left: then there is nothing to answer.
+     */
+    private void bodyFailed(InvertingProxyException failure) {
+      PendingExchange pending = exchange;
+      if (pending == null || !pending.cancel() || !answer()) {
+        return; // not parked yet (start() comes back here), or answered already
+      }
+      cancelTimer();
+      LOGGER.log(
+          Level.DEBUG,
+          () -> "[" + parked.id() + "] the client's body failed: " + failure.getMessage());
+      if (!(failure instanceof ClientGoneException)) {
+        respondError(
+            client,
+            ErrorMapping.status(failure),
+            ErrorMapping.reason(failure),
+            Headers.of("Connection", "close"));
       }
     }
 
@@ -636,7 +672,10 @@ public final class ProxyEngine implements AutoCloseable {
     /**
      * Writes the request's metadata headers and the request in HTTP/1.1 wire format, its body
      * streaming from the client. If writing fails, the request is offered again when none of its
-     * body was used, else its client gets 502.
+     * body was used, else its client gets 502. If the client's body fails (malformed, stalled,
+     * cut, too large), the request is withdrawn and its client answered (400, 408, 413, nothing if
+     * it left); what was written is flushed before the failure is thrown, so that the transport
+     * cuts the answer and the agent never sees the request complete.
      */
     void writeTo(AgentReadSink sink) throws IOException;
 
@@ -684,15 +723,23 @@ public final class ProxyEngine implements AutoCloseable {
           ProtocolHeaders.REQUEST_START_TIME,
           DateTimeFormatter.ISO_INSTANT.format(request.startTime()));
       request.userId().ifPresent(user -> sink.header(ProtocolHeaders.USER_ID, user));
+      OutputStream out = null;
       try {
-        OutputStream out = sink.body();
+        out = sink.body();
         HttpMessageWriter.writeRequest(out, request.head(), claimed.body());
         // Flushed here, not by the transport's completion: an agent that left must show as a
         // failed write, so that the request is offered again rather than lost.
         out.flush();
+      } catch (ObservedBody.ClientBodyException clientFailed) {
+        // The client's upload failed (malformed, stalled, cut, too large), not the agent: the
+        // request is withdrawn and its client answered already (ClientCall). The agent must see
+        // the request cut, never complete: what was written goes out, then the transport cuts it.
+        flushQuietly(out);
+        throw clientFailed;
       } catch (IOException | RuntimeException e) {
-        // The read broke (the agent left, or the client's upload did): offer the request again if
-        // none of its body was used, else answer the client 502 now rather than at the time-out.
+        // The agent's read broke (it left): offer the request again if none of its body was used,
+        // else answer the client 502 now rather than at the time-out. (A client's failure relayed
+        // by a storage from another node lands here too; that request is withdrawn already.)
         broker.release(
             backend,
             id,
@@ -700,6 +747,16 @@ public final class ProxyEngine implements AutoCloseable {
         throw e;
       }
       LOGGER.log(Level.DEBUG, () -> "[" + id + "] read by an agent of " + backend);
+    }
+
+    private void flushQuietly(@Nullable OutputStream out) {
+      try {
+        if (out != null) {
+          out.flush();
+        }
+      } catch (IOException | RuntimeException agentGoneToo) {
+        LOGGER.log(Level.DEBUG, () -> "[" + id() + "] could not flush the agent's read: " + agentGoneToo);
+      }
     }
   }
 

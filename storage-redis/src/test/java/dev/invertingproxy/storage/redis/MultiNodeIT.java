@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.invertingproxy.core.DefaultAgentLoop;
+import dev.invertingproxy.testkit.RawHttpClient;
 import dev.invertingproxy.testkit.RedisProcess;
 import java.io.IOException;
 import java.time.Duration;
@@ -248,6 +249,25 @@ class MultiNodeIT {
     for (int i = 0; i < 50; i++) {
       assertThat(echo(i % 2 == 0 ? a : c, "again-" + i)).isEqualTo(200);
     }
+  }
+
+  @Test
+  void aMalformedChunkedBodyOnOneNodeIs400WhileAnAgentOnAnotherReadsIt() throws Exception {
+    ProxyNode a = node();
+    ProxyNode c = node();
+    agent(c);
+    // The body streams from node a (the client's) through Redis to the agent's read on node c;
+    // Jetty on node a refuses the chunk size; the engine there answers, the read on c is cut.
+    try (RawHttpClient client = new RawHttpClient(a.uri.getPort())) {
+      client.send(
+          "POST /count/bad HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + "3\r\nabc\r\nffffffffffffffffff\r\n");
+      RawHttpClient.Response response = client.read("POST");
+      assertThat(response.status()).isEqualTo(400);
+      assertThat(response.bodyText()).startsWith("malformed request body");
+    }
+    assertThat(echo(a, "after")).isEqualTo(200);
+    assertThat(backend.calls).doesNotContainKey("bad"); // counted only once read whole
   }
 
   private Request post(ProxyNode node, String name) {

@@ -1,9 +1,11 @@
 package dev.invertingproxy.transport.servlet;
 
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -27,6 +29,18 @@ interface ContainerSupport {
 
   /** Returns the request's trailer fields; call after the body was read to its end. */
   Headers requestTrailers(HttpServletRequest request);
+
+  /**
+   * Tells why reading the request's body failed with {@code failure}, typed for the engine: a
+   * {@link dev.invertingproxy.MalformedMessageException} if the client sent a malformed body, a
+   * {@link dev.invertingproxy.ClientGoneException} if it left, a {@link
+   * dev.invertingproxy.LimitExceededException} (408) if it stalled, or a {@link
+   * dev.invertingproxy.BadRequestException} where the container does not tell.
+   *
+   * @param chunked whether the body was sent chunked
+   */
+  InvertingProxyException bodyFailure(
+      HttpServletRequest request, IOException failure, boolean chunked);
 
   /**
    * Starts watching a suspended request whose body has been read to its end: {@code onGone} runs

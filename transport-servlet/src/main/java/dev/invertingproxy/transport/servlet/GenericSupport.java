@@ -1,6 +1,8 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
@@ -15,7 +17,8 @@ import org.jspecify.annotations.Nullable;
  * Portable Servlet API behaviour, for containers without a dedicated {@link ContainerSupport}:
  * header names come grouped (order of first appearance), a disconnect is noticed only where the
  * container reports it through {@code AsyncListener.onError} (Tomcat does; most others notice it at
- * the next write), and an abort can only stop writing.
+ * the next write), an abort can only stop writing, and a request body that cannot be read is
+ * taken for the client's error (400) without knowing whether it was malformed or the client left.
  */
 final class GenericSupport implements ContainerSupport {
   static final GenericSupport INSTANCE = new GenericSupport();
@@ -44,6 +47,15 @@ final class GenericSupport implements ContainerSupport {
     Headers.Builder trailers = Headers.builder();
     request.getTrailerFields().forEach(trailers::add);
     return trailers.build();
+  }
+
+  @Override
+  public InvertingProxyException bodyFailure(
+      HttpServletRequest request, IOException failure, boolean chunked) {
+    // No portable way to tell a malformed body from a client that left: 400, which a client that
+    // left never reads (the write fails and the exchange is aborted).
+    return new BadRequestException(
+        "the request body could not be read: " + failure.getMessage(), failure);
   }
 
   @Override

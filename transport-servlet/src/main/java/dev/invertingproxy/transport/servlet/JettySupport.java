@@ -1,7 +1,11 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
+import dev.invertingproxy.LimitExceededException;
+import dev.invertingproxy.MalformedMessageException;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -10,6 +14,7 @@ import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.ee10.servlet.ServletContextRequest;
 import org.eclipse.jetty.http.HttpField;
@@ -38,6 +43,13 @@ import org.jspecify.annotations.Nullable;
  *       end of stream (FIN or RST) is seen within milliseconds. Pipelined bytes that arrive
  *       meanwhile are handed back to the connection. HTTP/2 and other connections are not watched.
  *   <li>Abort: {@code ServletChannel.abort}, which closes the connection without a final chunk.
+ *   <li>A request body that cannot be read: Jetty's parser reports a malformed body (an overflowing
+ *       chunk size, an overlong chunk extension, a bad character in a chunk size line or trailer)
+ *       as an early end of the body, {@code EofException("Early EOF")}, its reason dropped (12.1:
+ *       {@code HttpParser.badMessage} after the head calls {@code earlyEOF}), exactly as when the
+ *       client leaves. The connection tells them apart: a client that left has shut its side (FIN
+ *       or RST), one whose body was refused is still connected. An idle time-out fails the read
+ *       with a {@code TimeoutException}.
  * </ul>
  */
 final class JettySupport implements ContainerSupport {
@@ -81,6 +93,46 @@ final class JettySupport implements ContainerSupport {
       headers.add(field.getName(), field.getValue());
     }
     return headers.build();
+  }
+
+  @Override
+  public InvertingProxyException bodyFailure(
+      HttpServletRequest request, IOException failure, boolean chunked) {
+    EndPoint endPoint =
+        ServletContextRequest.getServletContextRequest(request)
+            .getConnectionMetaData()
+            .getConnection()
+            .getEndPoint();
+    if (!endPoint.isOpen() || endPoint.isInputShutdown()) {
+      return new ClientGoneException(
+          "the client left while sending the request body: " + failure.getMessage(), failure);
+    }
+    if (causedBy(failure, TimeoutException.class)) {
+      return new LimitExceededException(
+          408,
+          "the request body stalled: nothing arrived within the connection's idle time-out ("
+              + endPoint.getIdleTimeout()
+              + " ms)");
+    }
+    if (failure instanceof EofException) {
+      // Still connected, yet the body "ended early": Jetty's parser refused it (see above).
+      return new MalformedMessageException(
+          chunked
+              ? "malformed request body: invalid chunked framing (a chunk size, chunk extension"
+                  + " or trailer the proxy's HTTP parser refused)"
+              : "malformed request body",
+          failure);
+    }
+    return GenericSupport.INSTANCE.bodyFailure(request, failure, chunked);
+  }
+
+  private static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
+    for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+      if (type.isInstance(cause)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @Override

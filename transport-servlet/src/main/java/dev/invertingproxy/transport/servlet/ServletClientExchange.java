@@ -3,6 +3,7 @@ package dev.invertingproxy.transport.servlet;
 import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.InvertingProxyException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
@@ -23,7 +24,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A suspended servlet request as the engine sees it. While parked with its body read, it is
- * watched for a client disconnect, which withdraws the request. Thread-safe.
+ * watched for a client disconnect, which withdraws the request. A body that cannot be read fails
+ * with the reason the container support finds ({@link ContainerSupport#bodyFailure}); if the client
+ * left, the exchange is ended at once (nothing to answer). Thread-safe.
  */
 final class ServletClientExchange implements ClientExchange {
   private static final int BUFFER = 16 * 1024;
@@ -38,6 +41,7 @@ final class ServletClientExchange implements ClientExchange {
 
   // guarded by this
   private boolean responded;
+  private boolean abandoned; // the client left while sending its body
   private boolean bodyRead;
   private ProxyEngine.@Nullable Cancellable parked;
   private ContainerSupport.Watch watch = ContainerSupport.Watch.NONE;
@@ -78,21 +82,30 @@ final class ServletClientExchange implements ClientExchange {
     }
     long declared = length;
     // Notices the end of the body: end of stream, or the declared length reached (a reader that
-    // knows the length never asks for more).
+    // knows the length never asks for more); and why it failed, if it does.
     InputStream watched =
         new FilterInputStream(in) {
           private long count;
 
           @Override
           public int read() throws IOException {
-            int b = super.read();
+            int b;
+            try {
+              b = super.read();
+            } catch (IOException e) {
+              throw bodyFailed(e, declared < 0);
+            }
             counted(b < 0 ? -1 : 1);
             return b;
           }
 
           @Override
           public int read(byte[] b, int off, int len) throws IOException {
-            return counted(super.read(b, off, len));
+            try {
+              return counted(super.read(b, off, len));
+            } catch (IOException e) {
+              throw bodyFailed(e, declared < 0);
+            }
           }
 
           private int counted(int result) {
@@ -106,6 +119,26 @@ final class ServletClientExchange implements ClientExchange {
           }
         };
     return MessageBody.of(watched, length, () -> support.requestTrailers(request));
+  }
+
+  /**
+   * Reading the body failed: returns the typed reason for the engine; a client that left gets no
+   * answer, its exchange ends now.
+   */
+  private InvertingProxyException bodyFailed(IOException failure, boolean chunked) {
+    InvertingProxyException reason = support.bodyFailure(request, failure, chunked);
+    if (reason instanceof ClientGoneException) {
+      synchronized (this) {
+        if (responded) {
+          return reason;
+        }
+        responded = true;
+        abandoned = true;
+        watch.stop();
+      }
+      support.abort(request, response, async, reason);
+    }
+    return reason;
   }
 
   /** The engine parked the request: watch for a disconnect once the body is read. */
@@ -150,6 +183,9 @@ final class ServletClientExchange implements ClientExchange {
   }
 
   private synchronized void startResponse() {
+    if (abandoned) {
+      throw new ClientGoneException("the client left while sending the request body");
+    }
     if (responded) {
       throw new IllegalStateException("already responded");
     }

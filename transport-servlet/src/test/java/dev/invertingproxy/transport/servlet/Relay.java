@@ -31,6 +31,11 @@ final class Relay implements AutoCloseable {
   DefaultAgentLoop agent;
 
   private Relay(Consumer<ProxyEngine.Builder> engineSettings) throws Exception {
+    this(engineSettings, JettyProxyHost.IDLE_TIMEOUT);
+  }
+
+  private Relay(Consumer<ProxyEngine.Builder> engineSettings, Duration idleTimeout)
+      throws Exception {
     backend = new RawHttpBackend();
     storage = InMemoryStorage.create();
     ProxyEngine.Builder builder =
@@ -40,7 +45,7 @@ final class Relay implements AutoCloseable {
             .agentAuthenticator(AgentAuthenticator.bearerTokens(Map.of(AGENT_TOKEN, "agent-1")));
     engineSettings.accept(builder);
     engine = builder.build();
-    server = startProxy(engine);
+    server = startProxy(engine, ProxyServlet.UserResolver.PRINCIPAL, idleTimeout);
     proxy = URI.create("http://127.0.0.1:" + ((ServerConnector) server.getConnectors()[0]).getLocalPort() + "/");
   }
 
@@ -51,6 +56,14 @@ final class Relay implements AutoCloseable {
 
   static Relay withAgent(Consumer<ProxyEngine.Builder> engineSettings) throws Exception {
     Relay relay = new Relay(engineSettings);
+    relay.startAgent(relay.backend.uri());
+    return relay;
+  }
+
+  /** A relay with our agent, whose proxy closes connections idle for {@code idleTimeout}. */
+  static Relay withAgent(Consumer<ProxyEngine.Builder> engineSettings, Duration idleTimeout)
+      throws Exception {
+    Relay relay = new Relay(engineSettings, idleTimeout);
     relay.startAgent(relay.backend.uri());
     return relay;
   }
@@ -100,6 +113,11 @@ final class Relay implements AutoCloseable {
 
   /** Like {@link #startProxy(ProxyEngine)}, identifying end users with {@code users}. */
   static Server startProxy(ProxyEngine engine, ProxyServlet.UserResolver users) throws Exception {
+    return startProxy(engine, users, JettyProxyHost.IDLE_TIMEOUT);
+  }
+
+  private static Server startProxy(
+      ProxyEngine engine, ProxyServlet.UserResolver users, Duration idleTimeout) throws Exception {
     QueuedThreadPool threads = new QueuedThreadPool(200, 8);
     threads.setName("proxy");
     Server server = new Server(threads);
@@ -107,7 +125,7 @@ final class Relay implements AutoCloseable {
         new ServerConnector(server, new HttpConnectionFactory(JettyProxyHost.httpConfiguration(engine)));
     connector.setHost("127.0.0.1");
     connector.setPort(0);
-    connector.setIdleTimeout(JettyProxyHost.IDLE_TIMEOUT.toMillis());
+    connector.setIdleTimeout(idleTimeout.toMillis());
     server.addConnector(connector);
     server.setHandler(JettyProxyHost.servletContext(engine, users));
     server.start();
