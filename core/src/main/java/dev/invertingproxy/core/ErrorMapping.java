@@ -12,6 +12,7 @@ import dev.invertingproxy.RequestConflictException;
 import dev.invertingproxy.StorageException;
 import dev.invertingproxy.UnauthenticatedException;
 import dev.invertingproxy.UnknownRequestException;
+import dev.invertingproxy.UnsupportedRequestException;
 
 /**
  * The one place where failures become HTTP statuses, for client and agent calls alike.
@@ -47,6 +48,8 @@ public final class ErrorMapping {
       return 503;
     } else if (failure instanceof ProxyTimeoutException) {
       return 504;
+    } else if (failure instanceof UnsupportedRequestException) {
+      return 501;
     }
     return 500;
   }

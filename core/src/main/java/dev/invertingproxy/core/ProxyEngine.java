@@ -205,6 +205,15 @@ public final class ProxyEngine implements AutoCloseable {
       respondError(client, 400, refusal.get(), Headers.empty());
       return Cancellable.NONE;
     }
+    Optional<InvertingProxyException> unsupported = unsupported(client.head());
+    if (unsupported.isPresent()) {
+      respondError(
+          client,
+          ErrorMapping.status(unsupported.get()),
+          ErrorMapping.reason(unsupported.get()),
+          Headers.of("Connection", "close"));
+      return Cancellable.NONE;
+    }
     Optional<String> backendId;
     try {
       backendId = resolver.resolve(client);
@@ -272,6 +281,41 @@ public final class ProxyEngine implements AutoCloseable {
     LOGGER.log(
         Level.DEBUG, () -> "[" + parked.id() + "] parked " + head.method() + " for " + backend);
     return call;
+  }
+
+  /**
+   * Why a request cannot be relayed faithfully, if it cannot (answered at once, nothing reaches an
+   * agent): {@code CONNECT} (a tunnel, not a request; containers even report its authority-form
+   * target as {@code /}), {@code TRACE} (it echoes the request, credentials and cookies included,
+   * back to whatever sent it) and a transfer coding other than {@code chunked} (containers remove
+   * the chunked coding only: the body would reach the backend still coded yet framed as plain).
+   */
+  private static Optional<InvertingProxyException> unsupported(RequestHead head) {
+    String method = head.method();
+    if (method.equals("CONNECT")) {
+      return Optional.of(
+          new dev.invertingproxy.UnsupportedRequestException(
+              "CONNECT is not supported: the proxy relays requests, not tunnels"));
+    }
+    if (method.equals("TRACE")) {
+      return Optional.of(
+          new dev.invertingproxy.UnsupportedRequestException(
+              "TRACE is not relayed: it would echo the request's credentials and cookies"));
+    }
+    List<String> codings = new java.util.ArrayList<>();
+    for (String field : head.headers().all("Transfer-Encoding")) {
+      for (String coding : field.split(",", -1)) {
+        codings.add(coding.strip());
+      }
+    }
+    if (!codings.isEmpty() && !(codings.size() == 1 && codings.get(0).equalsIgnoreCase("chunked"))) {
+      return Optional.of(
+          new dev.invertingproxy.UnsupportedRequestException(
+              "unsupported Transfer-Encoding \""
+                  + String.join(", ", codings)
+                  + "\": only chunked request bodies are relayed"));
+    }
+    return Optional.empty();
   }
 
   /** Something a transport cancels, such as a parked request whose client left. */
@@ -404,7 +448,9 @@ public final class ProxyEngine implements AutoCloseable {
       LOGGER.log(
           Level.DEBUG,
           () -> "[" + parked.id() + "] the client's body failed: " + failure.getMessage());
-      if (!(failure instanceof ClientGoneException)) {
+      if (failure instanceof ClientGoneException) {
+        client.left();
+      } else {
         respondError(
             client,
             ErrorMapping.status(failure),

@@ -1,10 +1,5 @@
 package dev.invertingproxy.transport.servlet;
 
-import dev.invertingproxy.BadRequestException;
-import dev.invertingproxy.Headers;
-import dev.invertingproxy.InvertingProxyException;
-import dev.invertingproxy.MalformedMessageException;
-import dev.invertingproxy.core.ErrorMapping;
 import dev.invertingproxy.core.ProxyEngine;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
@@ -13,20 +8,17 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 
 /**
- * The client-facing endpoint: every request that reaches this servlet, whatever its method (but
- * {@code CONNECT}), is parked for an agent and answered with the backend's response. No container thread waits: the
- * request is suspended with {@link HttpServletRequest#startAsync()} until the response arrives.
+ * The client-facing endpoint: every request that reaches this servlet is handed to the engine,
+ * which parks it for an agent and answers with the backend's response (or refuses it: see {@link
+ * ProxyEngine#handle}). No container thread waits: the request is suspended with {@link
+ * HttpServletRequest#startAsync()} until the response arrives.
  *
  * <p>The backend sees the full original request target (not stripped of the servlet's mapping).
- * Requests that cannot be relayed faithfully are answered 400 at once: {@code CONNECT}, and a
- * {@code Transfer-Encoding} other than {@code chunked}. Register the servlet with {@code asyncSupported=true}, like every filter in front of it.
+ * Register the servlet with {@code asyncSupported=true}, like every filter in front of it.
  *
  * <p>This class is thread-safe.
  *
@@ -63,15 +55,6 @@ public class ProxyServlet extends HttpServlet {
                   .getBytes(StandardCharsets.UTF_8));
       return;
     }
-    Optional<InvertingProxyException> refusal = refusal(request);
-    if (refusal.isPresent()) {
-      PlainAnswers.error(
-          response,
-          ErrorMapping.status(refusal.get()),
-          ErrorMapping.reason(refusal.get()),
-          Headers.of("Connection", "close"));
-      return;
-    }
     ContainerSupport support = ContainerSupport.of(request);
     AsyncContext async = request.startAsync();
     async.setTimeout(0); // the engine's own timers bound the wait
@@ -84,39 +67,6 @@ public class ProxyServlet extends HttpServlet {
       exchange.failUnanswered(e);
       throw e;
     }
-  }
-
-  /**
-   * Why the container's view of this request cannot be relayed faithfully, if it cannot (answered
-   * at once; nothing reaches an agent):
-   *
-   * <ul>
-   *   <li>a transfer coding other than {@code chunked} (such as {@code gzip, chunked}): containers
-   *       remove the chunked coding only, so the body would reach the backend still coded, framed
-   *       as plain chunked;
-   *   <li>{@code CONNECT}: a tunnel, which a relay of requests cannot carry (Jetty even reports
-   *       its authority-form target, {@code host:port}, as {@code /}).
-   * </ul>
-   */
-  private static Optional<InvertingProxyException> refusal(HttpServletRequest request) {
-    if ("CONNECT".equals(request.getMethod())) {
-      return Optional.of(
-          new BadRequestException("CONNECT is not supported: the proxy relays requests, not tunnels"));
-    }
-    List<String> codings = new ArrayList<>();
-    for (String field : Collections.list(request.getHeaders("Transfer-Encoding"))) {
-      for (String coding : field.split(",", -1)) {
-        codings.add(coding.strip());
-      }
-    }
-    if (!codings.isEmpty() && !(codings.size() == 1 && codings.get(0).equalsIgnoreCase("chunked"))) {
-      return Optional.of(
-          new MalformedMessageException(
-              "unsupported Transfer-Encoding \""
-                  + String.join(", ", codings)
-                  + "\": only chunked request bodies are relayed"));
-    }
-    return Optional.empty();
   }
 
   /**

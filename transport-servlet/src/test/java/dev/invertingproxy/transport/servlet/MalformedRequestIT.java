@@ -30,7 +30,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * RFC 9110 compliance) before any servlet runs, as Jetty's HTML error page whose title carries
  * Jetty's reason. A malformed chunked body, which Jetty can only see after the head was handed
  * on, is answered by the proxy itself (MalformedBodyIT), as are requests that are valid HTTP but
- * cannot be relayed faithfully (a transfer coding other than chunked, CONNECT): ProxyServlet.
+ * cannot be relayed faithfully (a transfer coding other than chunked, CONNECT, TRACE): the engine
+ * answers those 501 before anything is parked ({@code ProxyEngine.handle}).
  */
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class MalformedRequestIT {
@@ -195,18 +196,22 @@ class MalformedRequestIT {
         Arguments.of(
             "CONNECT host:port (authority-form)",
             "CONNECT other.example:443 HTTP/1.1\r\nHost: other.example:443\r\n\r\n",
-            "CONNECT is not supported: the proxy relays requests, not tunnels"));
+            "CONNECT is not supported: the proxy relays requests, not tunnels"),
+        Arguments.of(
+            "TRACE (it would echo the client's credentials and cookies)",
+            "TRACE /p HTTP/1.1\r\nHost: public.example\r\nCookie: session=secret\r\n\r\n",
+            "TRACE is not relayed: it would echo the request's credentials and cookies"));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("refusedByTheProxy")
-  @DisplayName("valid HTTP that cannot be relayed faithfully: 400 from the proxy; the backend sees nothing")
+  @DisplayName("valid HTTP that cannot be relayed faithfully: 501 from the proxy; the backend sees nothing")
   void refusedByTheProxy(String name, String request, String reason) throws Exception {
     try (RawHttpClient client = new RawHttpClient(relay.port())) {
       client.send(request);
       RawHttpClient.Response response = client.read("GET");
-      // Answered by ProxyServlet (its refusal, through ErrorMapping) before the engine parks it.
-      assertThat(response.status()).isEqualTo(400);
+      // Answered by the engine (UnsupportedRequestException, through ErrorMapping), never parked.
+      assertThat(response.status()).isEqualTo(501);
       assertThat(response.headers().first("Content-Type")).hasValueSatisfying(
           type -> assertThat(type).startsWith("text/plain"));
       assertThat(response.bodyText()).isEqualTo(reason + "\n");
@@ -235,19 +240,6 @@ class MalformedRequestIT {
     RawHttpBackend.Received received = relay.backend.take();
     assertThat(received.head().headers().all("Transfer-Encoding")).containsExactly("chunked");
     assertThat(received.bodyText()).isEqualTo("abc");
-    assertBackendSawNothingAndServesNext();
-  }
-
-  @Test
-  @DisplayName("TRACE is relayed like any other method (the backend decides), not answered by the proxy")
-  void traceIsRelayed() throws Exception {
-    try (RawHttpClient client = new RawHttpClient(relay.port())) {
-      client.send("TRACE /p HTTP/1.1\r\nHost: public.example\r\n\r\n");
-      RawHttpClient.Response response = client.read("TRACE");
-      assertThat(response.status()).isEqualTo(200);
-      assertThat(response.bodyText()).isEqualTo("TRACE /p\n");
-    }
-    assertThat(relay.backend.take().head().method()).isEqualTo("TRACE");
     assertBackendSawNothingAndServesNext();
   }
 
