@@ -18,7 +18,11 @@ final class LogCapture extends Handler implements AutoCloseable {
   private final Level previous;
 
   LogCapture(Class<?> owner) {
-    logger = Logger.getLogger(owner.getName());
+    this(owner.getName());
+  }
+
+  LogCapture(String name) {
+    logger = Logger.getLogger(name);
     previous = logger.getLevel();
     logger.setLevel(Level.ALL);
     setLevel(Level.ALL);

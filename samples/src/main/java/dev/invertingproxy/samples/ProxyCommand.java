@@ -148,6 +148,15 @@ final class ProxyCommand implements Callable<Integer> {
               + "reference agent sends Google credentials, so it needs this flag).")
   boolean allowAnonymousAgents;
 
+  @Option(
+      names = "--access-log",
+      description =
+          "Log one line per client request on stderr (logger dev.invertingproxy.access): time, "
+              + "client address, method, target, backend, status, response bytes, duration, and "
+              + "the proxy's reason for its own errors. Agents connecting and disconnecting and "
+              + "refused agent calls are logged in any case.")
+  boolean accessLog;
+
   /** Checks the flags together; picocli checked each one. */
   void validate() {
     if (port < 0 || port > 65_535) {
@@ -389,6 +398,7 @@ final class ProxyCommand implements Callable<Integer> {
                 // single-backend mode until a backend is registered through the admin API
                 .routeByRegistry(backendId)
                 .agentAuthenticator(authenticator())
+                .accessLog(accessLog)
                 .build();
       } catch (StorageException e) {
         throw storageFailure(e);

@@ -86,7 +86,8 @@ class ProxyAgentIT {
   @Test
   void relaysThroughTheProxyAndAgentProcesses() throws Exception {
     try (JarProcess proxy =
-            JarProcess.start("proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", TOKEN)) {
+            JarProcess.start(
+                "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", TOKEN, "--access-log")) {
       Matcher listening = proxy.awaitLine("Listening on (http://127\\.0\\.0\\.1:(\\d+)/)", START);
       URI proxyUrl = URI.create(listening.group(1));
 
@@ -159,7 +160,13 @@ class ProxyAgentIT {
             .contains("agent call refused (401) from 127.0.0.1, backend default")
             .contains("agent connected: backend default, identity token-1, address 127.0.0.1")
             .contains("agent disconnected: backend default, identity token-1")
-            .contains("(it stopped cleanly)");
+            .contains("(it stopped cleanly)")
+            // --access-log: one line per request, with the backend, status and bytes
+            .containsPattern(
+                "\\S+Z 127\\.0\\.0\\.1 GET /hello/a%2Fb\\?q=1&r=%20 default 201 "
+                    + "hello from the backend, /hello/a%2Fb?q=1&r=%20".length()
+                    + " [0-9.]+ms")
+            .containsPattern("127\\.0\\.0\\.1 POST /submit default 201 [0-9]+ [0-9.]+ms");
       }
     }
   }
