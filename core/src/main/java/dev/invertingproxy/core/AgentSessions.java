@@ -27,10 +27,21 @@ final class AgentSessions {
     final ProxyListener.AgentEvent agent;
     final AtomicInteger polls = new AtomicInteger();
     volatile long lastActive;
+    private final boolean tracked;
+    private final AtomicBoolean greeted = new AtomicBoolean();
 
-    Session(ProxyListener.AgentEvent agent, long now) {
+    Session(ProxyListener.AgentEvent agent, long now, boolean tracked) {
       this.agent = agent;
       this.lastActive = now;
+      this.tracked = tracked;
+    }
+
+    /**
+     * True once, for the first poll of a session this node tracks: the engine answers it at once,
+     * so that the agent learns the proxy's capabilities without waiting out a long poll.
+     */
+    boolean firstPoll() {
+      return tracked && greeted.compareAndSet(false, true);
     }
 
     /** A poll of this agent starts; call {@link #pollEnded} when it ends. */
@@ -67,7 +78,7 @@ final class AgentSessions {
       return session;
     }
     if (!poll) {
-      return new Session(agent, now); // not tracked
+      return new Session(agent, now, false);
     }
     if (sessions.size() >= MAX_SESSIONS) {
       if (full.compareAndSet(false, true)) {
@@ -75,7 +86,7 @@ final class AgentSessions {
             Level.WARNING,
             () -> MAX_SESSIONS + " agents seen at once on this node: further ones are not reported");
       }
-      return new Session(agent, now); // served, not tracked
+      return new Session(agent, now, false); // served, not tracked
     }
     boolean[] created = new boolean[1];
     session =
@@ -83,7 +94,7 @@ final class AgentSessions {
             key,
             k -> {
               created[0] = true;
-              return new Session(agent, now);
+              return new Session(agent, now, true);
             });
     session.lastActive = now;
     if (created[0]) {

@@ -100,10 +100,6 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final AtomicInteger waitingPolls = new AtomicInteger();
   private final Set<CancelSignal> openPolls = ConcurrentHashMap.newKeySet();
   private volatile boolean connected;
-  /** Whether any poll was answered (the proxy's capabilities are known then). */
-  private volatile boolean everConnected;
-  /** Whether any poll was sent: from then on the proxy may count this agent as connected. */
-  private volatile boolean pollSent;
   private volatile long pollSince; // System.nanoTime() when the current poll began; 0 if none
   private static final long HELD_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
 
@@ -230,14 +226,14 @@ public final class DefaultAgentLoop implements AgentLoop {
   /**
    * Tells the proxy this agent stopped polling (extension {@code leave-notice}), so that, if no
    * other agent serves the backend, new requests get 503 at once rather than wait for a time-out.
-   * Requests in flight are still answered. Said if the proxy announced the extension, or if no
-   * poll was answered yet (the first poll, still open, already counts this agent as connected; a
-   * proxy without the extension answers 404). Best effort: a failure only means the proxy notices
+   * Requests in flight are still answered. Said only to a proxy that announced the extension: the
+   * reference server takes any call for a list call and could hand it a request ID, which would be
+   * lost. (This project's proxy answers an agent's first poll at once, so the capabilities are
+   * known within a round trip of the start.) Best effort: a failure only means the proxy notices
    * at the end of the liveness window, as for an agent that died.
    */
   private void sayGoodbye() {
-    if (!pollSent
-        || (everConnected && !transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE))) {
+    if (!transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
       return;
     }
     try {
@@ -284,14 +280,12 @@ public final class DefaultAgentLoop implements AgentLoop {
           if (!running()) {
             break; // close() may have missed this poll
           }
-          pollSent = true;
           ids = transport.listPending(backendId, poll);
         } finally {
           openPolls.remove(poll);
         }
         pollSince = 0;
         connected = true;
-        everConnected = true;
         connection.connected();
         failures = 0;
         if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
@@ -423,8 +417,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
           wire = transport.nextRequest(backendId, poll);
           connected = true;
-          everConnected = true;
-          connection.connected();
+            connection.connected();
           failures = 0;
         } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
           if (!running() || poll.isCancelled() || e instanceof InterruptedException) {

@@ -513,7 +513,15 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException if the backend ID is missing
    */
   public CompletableFuture<List<String>> pending(AgentCall call) {
-    return poll(call, "", true, backend -> broker.awaitPending(backend, longPollTimeout));
+    return poll(call, "", true, (backend, session) -> {
+      if (!call.agentId().isEmpty() && session.firstPoll()) {
+        // This project's agent, new here: answered at once, so that it learns the capabilities
+        // (and polls agent/next, and can say goodbye) without waiting out a long poll. What is
+        // pending stays pending for its next poll.
+        return CompletableFuture.completedFuture(List.of());
+      }
+      return broker.awaitPending(backend, longPollTimeout);
+    });
   }
 
   /**
@@ -529,12 +537,13 @@ public final class ProxyEngine implements AutoCloseable {
       AgentCall call,
       String kind,
       boolean forWork,
-      java.util.function.Function<String, CompletableFuture<T>> start) {
+      java.util.function.BiFunction<String, AgentSessions.Session, CompletableFuture<T>> start) {
     Authorized agent = authorize(call);
     String backend = agent.backend();
     AgentSessions.Session session = sessions.active(agent.event(call), forWork);
     presence.seen(backend, call.agentId(), clock.instant());
-    CompletableFuture<T> result = limitPolls(backend, kind, () -> start.apply(backend));
+    CompletableFuture<T> result =
+        limitPolls(backend, kind, () -> start.apply(backend, session));
     session.pollStarted();
     AgentPresence.OpenPoll open = forWork ? presence.pollStarted(backend, call.agentId()) : null;
     result.whenComplete(
@@ -564,7 +573,7 @@ public final class ProxyEngine implements AutoCloseable {
         call,
         "cancel notices ",
         false,
-        backend -> broker.awaitCancelled(backend, longPollTimeout));
+        (backend, session) -> broker.awaitCancelled(backend, longPollTimeout));
   }
 
   /** At most {@code maxPollsPerBackend} waiting polls of one kind per backend; beyond: 429. */
@@ -631,7 +640,7 @@ public final class ProxyEngine implements AutoCloseable {
             call,
             "next-request ",
             true,
-            backend -> {
+            (backend, session) -> {
               polled[0] = backend;
               return nextIds(backend);
             });

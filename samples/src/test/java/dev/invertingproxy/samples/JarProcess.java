@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -68,6 +69,27 @@ final class JarProcess implements AutoCloseable {
     } catch (IOException noUnshare) {
       return false;
     }
+  }
+
+  /**
+   * Runs {@code command} with {@code bash -c} in {@code directory}, with {@code environment} added
+   * and this JVM's {@code java} first on the {@code PATH} (a README's command, as a reader types
+   * it). A single command is {@code exec}ed, so that stopping the process stops the command itself.
+   */
+  static JarProcess shell(String command, Map<String, String> environment, Path directory)
+      throws IOException {
+    ProcessBuilder builder = new ProcessBuilder("bash", "-c", command).directory(directory.toFile());
+    builder.environment().remove("INVERTING_PROXY_AGENT_TOKEN");
+    builder.environment().putAll(environment);
+    builder
+        .environment()
+        .put(
+            "PATH",
+            Path.of(System.getProperty("java.home"), "bin")
+                + java.io.File.pathSeparator
+                + System.getenv().getOrDefault("PATH", "/usr/bin:/bin"));
+    builder.environment().put("JDK_JAVA_OPTIONS", "-Xmx128m -XX:TieredStopAtLevel=1");
+    return new JarProcess(command, builder.start());
   }
 
   private static JarProcess start(List<String> prefix, String... args) throws IOException {

@@ -45,6 +45,14 @@ public final class RedisProcess implements AutoCloseable {
     return redis;
   }
 
+  /**
+   * Returns a {@code redis-server} binary to run: the one on the {@code PATH}, else the shipped one,
+   * copied into a new temporary directory.
+   */
+  public static Path binary() throws IOException {
+    return findBinary(Files.createTempDirectory("redis-binary"));
+  }
+
   /** Returns the port. */
   public int port() {
     return port;

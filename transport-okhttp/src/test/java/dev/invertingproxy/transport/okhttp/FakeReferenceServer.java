@@ -39,8 +39,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A fake of the reference stand-alone server ({@code server/server.go}; reference-protocol.md §3),
- * on raw sockets, behaving as it does on the wire:
+ * A fake of the reference stand-alone server ({@code server/server.go}; docs/protocol.md, "The
+ * reference server"), on raw sockets, behaving as it does on the wire:
  *
  * <ul>
  *   <li>a call with a non-empty {@code X-Inverting-Proxy-Backend-ID} is an agent call, whatever its
@@ -104,6 +104,9 @@ final class FakeReferenceServer implements AutoCloseable {
   /** List calls received. */
   final AtomicInteger polls = new AtomicInteger();
 
+  /** The method and target of every call the server took for a list call (any path, as Go's). */
+  final List<String> listCalls = new java.util.concurrent.CopyOnWriteArrayList<>();
+
   /** List calls answered {@code null}. */
   final AtomicInteger nullAnswers = new AtomicInteger();
 
@@ -144,6 +147,7 @@ final class FakeReferenceServer implements AutoCloseable {
   // ------------------------------------------------------------------ agent side
 
   private void list(ScriptedHttpServer.Exchange exchange) throws Exception {
+    listCalls.add(exchange.head().method() + " " + exchange.head().target());
     polls.incrementAndGet();
     List<String> taken = new ArrayList<>();
     String first = ids.poll(listWait.toNanos(), TimeUnit.NANOSECONDS);

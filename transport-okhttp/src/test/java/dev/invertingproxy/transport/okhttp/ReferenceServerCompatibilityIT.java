@@ -124,6 +124,24 @@ class ReferenceServerCompatibilityIT {
   }
 
   @Test
+  @DisplayName("no goodbye to a server that did not announce leave-notice: it would take it for a list call")
+  void noGoodbyeToTheReferenceServer() throws Exception {
+    agent =
+        DefaultAgentLoop.builder()
+            .proxy(server.uri())
+            .backendId("b1")
+            .backend(backend.uri())
+            .pollTimeout(Duration.ofSeconds(10))
+            .build();
+    agent.start();
+    // Closed while its first poll is still open, before any answer told it what the server is.
+    awaitAtLeast(server.polls::get, 1, "a poll");
+    agent.close(Duration.ofSeconds(2));
+    agent = null;
+    assertThat(server.listCalls).isNotEmpty().allMatch(call -> call.equals("GET /agent/pending"));
+  }
+
+  @Test
   @DisplayName("null list answers (found by discovery): no error, no busy loop, work still served")
   void nullPollAnswers() throws Exception {
     agent =

@@ -63,6 +63,29 @@ final class AgentCalls implements AutoCloseable {
     return http.newCall(request.build());
   }
 
+  /** A list poll naming this agent ({@code X-Inverting-Proxy-Agent-ID}), as our agent sends it. */
+  Answer pendingAs(String backend, String agentId) throws IOException {
+    return call(
+        new Request.Builder()
+            .url(proxy.resolve("agent/pending").toString())
+            .header("X-Inverting-Proxy-Backend-ID", backend)
+            .header("X-Inverting-Proxy-Agent-ID", agentId)
+            .build());
+  }
+
+  /** {@code POST agent/leave} (extension {@code leave-notice}). */
+  Answer leave(String backend, String agentId) throws IOException {
+    Request.Builder request =
+        new Request.Builder()
+            .url(proxy.resolve("agent/leave").toString())
+            .post(RequestBody.create(new byte[0]))
+            .header("X-Inverting-Proxy-Backend-ID", backend);
+    if (agentId != null) {
+      request.header("X-Inverting-Proxy-Agent-ID", agentId);
+    }
+    return call(request.build());
+  }
+
   Answer read(String backend, String id) throws IOException {
     Request.Builder request = new Request.Builder().url(proxy.resolve("agent/request").toString());
     if (backend != null) {

@@ -72,6 +72,28 @@ class AgentLeaveIT {
   }
 
   @Test
+  @DisplayName("the agent endpoints of leave-notice: first poll answered at once, goodbye 204 or 400")
+  void endpoints() throws Exception {
+    relay = Relay.withoutAgent(engine -> engine.longPollTimeout(Duration.ofSeconds(20)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy)) {
+      long start = System.nanoTime();
+      AgentCalls.Answer first = agent.pendingAs(Relay.BACKEND_ID, "agent-a");
+      // At once (the long poll is 20 s), with the capabilities: the agent learns them at its start.
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+      assertThat(first.status()).isEqualTo(200);
+      assertThat(first.body()).isEqualTo("[]");
+      assertThat(first.headers().get("X-Inverting-Proxy-Capabilities")).contains("leave-notice");
+      assertThat(relay.storage.registry().lastSeen(Relay.BACKEND_ID)).isPresent(); // connected
+      assertThat(agent.leave(Relay.BACKEND_ID, null).status()).isEqualTo(400);
+      assertThat(agent.leave(Relay.BACKEND_ID, "agent-a").status()).isEqualTo(204);
+      assertThat(relay.storage.registry().lastSeen(Relay.BACKEND_ID)).isEmpty();
+      try (Response response = get("/after-goodbye")) {
+        assertThat(response.code()).isEqualTo(503);
+      }
+    }
+  }
+
+  @Test
   @DisplayName("one of two agents stops: the other serves on, no client sees an error")
   void otherAgentServesOn() throws Exception {
     relay = Relay.withAgent();

@@ -18,7 +18,7 @@ import java.util.zip.GZIPInputStream;
 
 /**
  * Speaks to the proxy over raw sockets exactly as the reference Go agent's HTTP client does
- * (reference-protocol.md §2, §9), byte for byte:
+ * (docs/protocol.md, "The reference agent"), byte for byte:
  *
  * <ul>
  *   <li>Go's request writer puts {@code Host} and {@code User-Agent: Go-http-client/1.1} first,

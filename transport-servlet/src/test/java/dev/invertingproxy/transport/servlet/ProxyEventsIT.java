@@ -129,6 +129,8 @@ class ProxyEventsIT {
     assertThat(agent.identity()).isEqualTo("agent-1");
     assertThat(agent.address()).isEqualTo("127.0.0.1");
     assertThat(agent.agentId()).hasSize(32);
+    // The proxy answers our agent's first poll at once: it knows the capabilities right away.
+    await().atMost(Duration.ofSeconds(5)).until(relay.agent::isConnected);
     relay.agent.close(Duration.ofSeconds(2));
     relay.agent = null;
     await().atMost(Duration.ofSeconds(5)).until(() -> events.disconnected.contains("agent-1 left"));

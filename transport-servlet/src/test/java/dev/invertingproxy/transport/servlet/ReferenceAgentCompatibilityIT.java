@@ -22,10 +22,10 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Our proxy (Jetty 12, the servlets, in-memory storage) driven by a raw-socket agent that speaks
- * exactly as the reference Go agent does ({@link GoStyleAgent}; reference-protocol.md §2, §9): Go's
- * request bytes and header-name case, its reads and retries, and response POSTs as Go's {@code
- * http.Response.Write} produces them (chunked forced, a {@code Trailer:} header, trailers after the
- * last chunk), themselves chunked by Go's client.
+ * exactly as the reference Go agent does ({@link GoStyleAgent}; docs/protocol.md, "The reference
+ * agent"): Go's request bytes and header-name case, its reads and retries, and response POSTs as
+ * Go's {@code http.Response.Write} produces them (chunked forced, a {@code Trailer:} header,
+ * trailers after the last chunk), themselves chunked by Go's client.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ReferenceAgentCompatibilityIT {
