@@ -172,20 +172,9 @@ public final class RegistryRouter implements BackendResolver {
     return -1;
   }
 
-  /** Returns the raw path of a request target: no query, no scheme or authority. */
+  /** Returns the raw path of a request target (see {@link RequestTargets#path}). */
   static String path(String target) {
-    String path = target;
-    int query = path.indexOf('?');
-    if (query >= 0) {
-      path = path.substring(0, query);
-    }
-    if (!path.startsWith("/")) {
-      int scheme = path.indexOf("://");
-      if (scheme > 0) {
-        int slash = path.indexOf('/', scheme + 3);
-        path = slash < 0 ? "/" : path.substring(slash);
-      }
-    }
-    return path;
+    return RequestTargets.path(target);
   }
+
 }

@@ -96,7 +96,11 @@ public final class RequestTargets {
         && path.charAt(end - 1) == '.';
   }
 
-  /** The path of a target: no query or fragment; of an absolute-form target, no authority. */
+  /**
+   * The raw path of a target: no query or fragment; of an absolute-form target ({@code
+   * http://h/p}), the part after the authority, or {@code /} if there is none. Still
+   * percent-encoded.
+   */
   static String path(String target) {
     String path = target;
     int end = path.length();
@@ -112,7 +116,7 @@ public final class RequestTargets {
       int scheme = path.indexOf("://");
       if (scheme > 0) {
         int slash = path.indexOf('/', scheme + 3);
-        path = slash < 0 ? "" : path.substring(slash);
+        path = slash < 0 ? "/" : path.substring(slash);
       }
     }
     return path;

@@ -60,16 +60,7 @@ final class DemoBackend implements AutoCloseable {
     server.addConnector(connector);
     server.setHandler(new Page());
     server.setStopTimeout(1_000);
-    try {
-      server.start();
-    } catch (Exception e) {
-      try {
-        server.stop();
-      } catch (Exception suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw e;
-    }
+    JettyServers.startOrStop(server);
     return new DemoBackend(server, connector);
   }
 

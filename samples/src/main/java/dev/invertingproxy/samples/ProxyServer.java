@@ -74,16 +74,7 @@ final class ProxyServer implements AutoCloseable {
             ? JettyProxyHost.servletContext(engine)
             : JettyProxyHost.servletContext(engine, ProxyServlet.UserResolver.PRINCIPAL, admins));
     server.setStopTimeout(5_000);
-    try {
-      server.start();
-    } catch (Exception e) {
-      try {
-        server.stop();
-      } catch (Exception suppressed) {
-        e.addSuppressed(suppressed);
-      }
-      throw e;
-    }
+    JettyServers.startOrStop(server);
     return new ProxyServer(server, host, connector.getLocalPort());
   }
 
