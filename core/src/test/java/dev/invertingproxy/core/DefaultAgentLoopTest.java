@@ -118,9 +118,11 @@ class DefaultAgentLoopTest {
         assertThat(System.nanoTime()).isLessThan(deadline);
         Thread.sleep(10);
       }
-      // A transient back-off of at most 5 ms would have polled hundreds of times by now; a
-      // refusal waits 1-2 s, then 2-4 s: exactly the two refused polls and the one that succeeds.
-      assertThat(transport.polls.get()).isBetween(3, 4);
+      // Two refused polls, then the one that succeeds; after a refusal the agent waits at least a
+      // second (a transient failure here would wait at most 5 ms).
+      assertThat(transport.firstAnswered.get()).isEqualTo(3);
+      long waited = transport.pollTimes.get(1) - transport.pollTimes.get(0);
+      assertThat(Duration.ofNanos(waited)).isGreaterThanOrEqualTo(Duration.ofMillis(900));
       List<String> warnings = log.at(java.util.logging.Level.WARNING);
       assertThat(warnings).hasSize(1);
       assertThat(warnings.get(0))
@@ -596,6 +598,10 @@ class DefaultAgentLoopTest {
     final Map<String, LinkedBlockingQueue<String>> posts = new ConcurrentHashMap<>();
     final List<RequestHead> forwardedHeads = new java.util.concurrent.CopyOnWriteArrayList<>();
     final AtomicInteger failPolls = new AtomicInteger();
+    /** When each poll was made (System.nanoTime). */
+    final List<Long> pollTimes = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The number of the first poll that was answered (0 until one is). */
+    final AtomicInteger firstAnswered = new AtomicInteger();
     /** What a failing poll throws; a refused connection by default. */
     volatile IOException pollError;
     /** Polls block until interrupted, then throw InterruptedException undeclared, as OkHttp can. */
@@ -623,10 +629,12 @@ class DefaultAgentLoopTest {
     @Override
     public List<String> listPending(String backendId) throws IOException {
       polls.incrementAndGet();
+      pollTimes.add(System.nanoTime());
       if (failPolls.getAndDecrement() > 0) {
         IOException error = pollError;
         throw error != null ? error : new ConnectException("proxy down");
       }
+      firstAnswered.compareAndSet(0, polls.get());
       if (hangUntilInterrupted) {
         try {
           Thread.sleep(60_000);
