@@ -52,6 +52,15 @@ public interface BackendRegistry {
    */
   default void agentLeft(String backendId, String agentId, Instant time) {}
 
+  /**
+   * Calls {@code listener} with the backend ID and the agent ID for every {@link #agentLeft} this
+   * registry records, made on this node or, for a registry several proxy nodes share, on any of
+   * them: a node still holding the agent's polls ends them, even before it notices their
+   * connections closed. The listener runs on the storage's thread and must be quick. The default
+   * calls nothing (a registry without per-agent presence).
+   */
+  default void whenAgentLeaves(java.util.function.BiConsumer<String, String> listener) {}
+
   /** Returns when an agent of {@code backendId} last polled (among those that did not leave). */
   Optional<Instant> lastSeen(String backendId);
 

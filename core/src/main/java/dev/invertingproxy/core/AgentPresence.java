@@ -3,8 +3,10 @@ package dev.invertingproxy.core;
 import dev.invertingproxy.BackendRegistry;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -37,11 +39,17 @@ final class AgentPresence {
   /** One open poll of an agent (identity matters: two polls of one agent are two tokens). */
   static final class OpenPoll {
     final String agentId;
+    /** The poll's future: cancelled if its agent says goodbye while this node still holds it. */
+    final CompletableFuture<?> poll;
 
-    OpenPoll(String agentId) {
+    OpenPoll(String agentId, CompletableFuture<?> poll) {
       this.agentId = agentId;
+      this.poll = poll;
     }
   }
+
+  /** How long the writes' bookkeeping of an agent or backend is kept without news. */
+  private static final Duration FORGET = Duration.ofMinutes(1);
 
   private record Read(Instant at, Instant seen) {}
 
@@ -59,8 +67,8 @@ final class AgentPresence {
   }
 
   /** A poll of the agent opens on this node; pass what it returns to {@link #pollEnded}. */
-  OpenPoll pollStarted(String backend, String agentId) {
-    OpenPoll poll = new OpenPoll(agentId);
+  OpenPoll pollStarted(String backend, String agentId, CompletableFuture<?> future) {
+    OpenPoll poll = new OpenPoll(agentId, future);
     polling.computeIfAbsent(backend, b -> ConcurrentHashMap.newKeySet()).add(poll);
     return poll;
   }
@@ -73,17 +81,56 @@ final class AgentPresence {
   }
 
   /**
-   * The agent {@code agentId} of {@code backend} said it is going: its polls here no longer count
-   * (even before this node notices they were closed), nor its record in the registry.
+   * The agent {@code agentId} of {@code backend} said it is going, here: it is taken out of the
+   * registry (which tells the other nodes, if it is shared) and forgotten here.
    */
   void left(String backend, String agentId, Instant now) {
+    try {
+      registry.agentLeft(backend, agentId, now);
+    } finally {
+      forget(backend, agentId);
+    }
+  }
+
+  /**
+   * The agent {@code agentId} of {@code backend} left (here, or on another node): its polls still
+   * open here no longer count and are ended (as if it had disconnected: a request claimed for one
+   * is given back), even before this node notices that their connections closed.
+   */
+  void forget(String backend, String agentId) {
     Set<OpenPoll> open = polling.get(backend);
     if (open != null) {
-      open.removeIf(poll -> poll.agentId.equals(agentId));
+      for (OpenPoll poll : List.copyOf(open)) {
+        if (poll.agentId.equals(agentId) && open.remove(poll)) {
+          poll.poll.cancel(false);
+        }
+      }
     }
-    registry.agentLeft(backend, agentId, now);
     seenRead.remove(backend);
     seenWritten.remove(backend + '\u0000' + agentId);
+  }
+
+  /**
+   * Whether an agent of {@code backend} is known to be connected from what this node has at hand,
+   * without asking the registry (for messages, on threads that must not wait for the storage): a
+   * poll open here, or a poll within the window in the last read of the registry (a goodbye
+   * heard here drops that read).
+   */
+  boolean knownConnected(String backend, Instant now, Duration window) {
+    Set<OpenPoll> open = polling.get(backend);
+    if (open != null && !open.isEmpty()) {
+      return true;
+    }
+    Read read = seenRead.get(backend);
+    return read != null && !read.seen().isBefore(now.minus(window));
+  }
+
+  /** Drops write bookkeeping without news for a minute (agents that went away without a goodbye). */
+  void prune(Instant now) {
+    Instant oldest = now.minus(FORGET);
+    seenWritten.values().removeIf(time -> time.isBefore(oldest));
+    usedWritten.values().removeIf(time -> time.isBefore(oldest));
+    seenRead.values().removeIf(read -> read.at().isBefore(oldest));
   }
 
   /** An agent of {@code backend} answered a request at {@code now}. */

@@ -29,19 +29,27 @@ final class AgentSessions {
     volatile long lastActive;
     private final boolean tracked;
     private final AtomicBoolean greeted = new AtomicBoolean();
+    private final java.util.function.BooleanSupplier greeting;
 
-    Session(ProxyListener.AgentEvent agent, long now, boolean tracked) {
+    Session(
+        ProxyListener.AgentEvent agent,
+        long now,
+        boolean tracked,
+        java.util.function.BooleanSupplier greeting) {
       this.agent = agent;
       this.lastActive = now;
       this.tracked = tracked;
+      this.greeting = greeting;
     }
 
     /**
-     * True once, for the first poll of a session this node tracks: the engine answers it at once,
-     * so that the agent learns the proxy's capabilities without waiting out a long poll.
+     * True once, for the first poll of a session this node tracks, unless the same caller (backend,
+     * identity, address) was greeted within the last second (an agent that names itself anew on
+     * every call must not turn its polls into a busy loop): the engine answers it at once, so that
+     * the agent learns the proxy's capabilities without waiting out a long poll.
      */
     boolean firstPoll() {
-      return tracked && greeted.compareAndSet(false, true);
+      return tracked && greeted.compareAndSet(false, true) && greeting.getAsBoolean();
     }
 
     /** A poll of this agent starts; call {@link #pollEnded} when it ends. */
@@ -57,6 +65,12 @@ final class AgentSessions {
   }
 
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
+  /** Agents that said goodbye, with when (System.nanoTime). */
+  private final ConcurrentHashMap<String, Long> left = new ConcurrentHashMap<>();
+  /** Callers last answered at once, with when (System.nanoTime). */
+  private final ConcurrentHashMap<String, Long> greeted = new ConcurrentHashMap<>();
+  private static final long LEFT_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+  private static final long GREETING_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
   private final ProxyEvents events;
   private final AtomicBoolean full = new AtomicBoolean();
 
@@ -77,8 +91,10 @@ final class AgentSessions {
       session.lastActive = now;
       return session;
     }
-    if (!poll) {
-      return new Session(agent, now, false);
+    if (!poll || recentlyLeft(key, now)) {
+      // Not a poll; or a poll the proxy took after the agent's goodbye (sent before the agent
+      // closed it): served, but the agent is not reported as connected again.
+      return new Session(agent, now, false, () -> false);
     }
     if (sessions.size() >= MAX_SESSIONS) {
       if (full.compareAndSet(false, true)) {
@@ -86,7 +102,7 @@ final class AgentSessions {
             Level.WARNING,
             () -> MAX_SESSIONS + " agents seen at once on this node: further ones are not reported");
       }
-      return new Session(agent, now, false); // served, not tracked
+      return new Session(agent, now, false, () -> false); // served, not tracked
     }
     boolean[] created = new boolean[1];
     session =
@@ -94,7 +110,7 @@ final class AgentSessions {
             key,
             k -> {
               created[0] = true;
-              return new Session(agent, now, true);
+              return new Session(agent, now, true, () -> greet(agent, now));
             });
     session.lastActive = now;
     if (created[0]) {
@@ -103,10 +119,72 @@ final class AgentSessions {
     return session;
   }
 
-  /** The agent said it is going. */
+  /**
+   * The agent said it is going: reported if this node saw it connect (a goodbye may reach a node
+   * that never saw the agent). Polls of it that this node takes in the next {@link #LEFT_NANOS}
+   * (sent before the agent closed them) do not report it as connected again.
+   */
   void left(ProxyListener.AgentEvent agent) {
-    Session session = sessions.remove(key(agent));
-    events.agentDisconnected(session != null ? session.agent : agent, true);
+    left(key(agent));
+  }
+
+  /** A goodbye taken by any node (announced through the registry): as {@link #left}. */
+  void heardLeft(String backendId, String agentId) {
+    if (!agentId.isEmpty()) {
+      left(backendId + '\u0000' + agentId);
+    }
+  }
+
+  private void left(String key) {
+    long now = System.nanoTime();
+    if (left.size() >= MAX_SESSIONS) {
+      left.clear(); // bounded; at worst a late poll reports the agent once more
+    }
+    left.put(key, now);
+    Session session = sessions.remove(key);
+    if (session != null && session.tracked) {
+      events.agentDisconnected(session.agent, true);
+    }
+  }
+
+  /**
+   * Whether this agent said goodbye here within the last {@link #LEFT_NANOS}: a poll of it now is
+   * one it sent before it closed (or an agent that reuses another's ID).
+   */
+  boolean saidGoodbye(ProxyListener.AgentEvent agent) {
+    return !agent.agentId().isEmpty() && recentlyLeft(key(agent), System.nanoTime());
+  }
+
+  /** Whether the agent of {@code key} said goodbye within the last {@link #LEFT_NANOS}. */
+  private boolean recentlyLeft(String key, long now) {
+    Long at = left.get(key);
+    if (at == null) {
+      return false;
+    }
+    if (now - at < LEFT_NANOS) {
+      return true;
+    }
+    left.remove(key, at);
+    return false;
+  }
+
+  /** Allows an immediate first answer to a caller at most once a second. */
+  private boolean greet(ProxyListener.AgentEvent agent, long now) {
+    String caller = agent.backendId() + '\u0000' + agent.identity() + '@' + agent.address();
+    if (greeted.size() >= MAX_SESSIONS) {
+      greeted.clear();
+    }
+    boolean[] allowed = new boolean[1];
+    greeted.compute(
+        caller,
+        (k, last) -> {
+          if (last == null || now - last >= GREETING_NANOS) {
+            allowed[0] = true;
+            return now;
+          }
+          return last;
+        });
+    return allowed[0];
   }
 
   /** Ends the sessions of agents silent for longer than {@code windowNanos} and holding no poll. */
@@ -124,6 +202,8 @@ final class AgentSessions {
     if (sessions.size() < MAX_SESSIONS) {
       full.set(false);
     }
+    left.values().removeIf(at -> now - at >= LEFT_NANOS);
+    greeted.values().removeIf(at -> now - at >= GREETING_NANOS);
     for (Session session : ended) {
       events.agentDisconnected(session.agent, false);
     }

@@ -70,6 +70,8 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final URI backend;
   private final int maxInFlight;
   private final ProxyConnection connection;
+  /** An answer came without leave-notice (a reference node behind the same address): no goodbye. */
+  private volatile boolean goodbyeUnsafe;
   /** This agent's own ID, sent on every call, so the proxy can tell agents apart and let it leave. */
   private final String agentId = dev.invertingproxy.core.internal.RequestIds.next();
   private final Duration drainTimeout;
@@ -226,14 +228,14 @@ public final class DefaultAgentLoop implements AgentLoop {
   /**
    * Tells the proxy this agent stopped polling (extension {@code leave-notice}), so that, if no
    * other agent serves the backend, new requests get 503 at once rather than wait for a time-out.
-   * Requests in flight are still answered. Said only to a proxy that announced the extension: the
-   * reference server takes any call for a list call and could hand it a request ID, which would be
-   * lost. (This project's proxy answers an agent's first poll at once, so the capabilities are
+   * Requests in flight are still answered. Said only to a proxy that announced the extension in
+   * every answer so far: the reference server takes any call for a list call and could hand it a
+   * request ID, which would be lost (behind one address, a node of each kind may answer). (This project's proxy answers an agent's first poll at once, so the capabilities are
    * known within a round trip of the start.) Best effort: a failure only means the proxy notices
    * at the end of the liveness window, as for an agent that died.
    */
   private void sayGoodbye() {
-    if (!transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
+    if (goodbyeUnsafe || !transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
       return;
     }
     try {
@@ -287,6 +289,7 @@ public final class DefaultAgentLoop implements AgentLoop {
         pollSince = 0;
         connected = true;
         connection.connected();
+        noteCapabilities();
         failures = 0;
         if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
             && cancelPolling.compareAndSet(false, true)) {
@@ -417,7 +420,8 @@ public final class DefaultAgentLoop implements AgentLoop {
           }
           wire = transport.nextRequest(backendId, poll);
           connected = true;
-            connection.connected();
+          connection.connected();
+          noteCapabilities();
           failures = 0;
         } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
           if (!running() || poll.isCancelled() || e instanceof InterruptedException) {
@@ -518,6 +522,13 @@ public final class DefaultAgentLoop implements AgentLoop {
           return;
         }
       }
+    }
+  }
+
+  /** After an answer: a proxy that did not announce leave-notice is never told goodbye. */
+  private void noteCapabilities() {
+    if (!transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
+      goodbyeUnsafe = true;
     }
   }
 

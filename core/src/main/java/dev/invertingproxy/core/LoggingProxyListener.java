@@ -3,11 +3,13 @@ package dev.invertingproxy.core;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The engine's log: agents connecting and disconnecting (INFO), refused agent calls (WARNING, at
- * most one line per minute for each caller, status and backend, with a count of those left out),
+ * most one line per minute for each caller, status and backend (a caller without a credential:
+ * per address), with a count of those left out, and at most 60 such lines a minute in all),
  * and, if asked for, an access log: one line per client request on the logger {@value
  * #ACCESS_LOGGER} at INFO.
  *
@@ -36,6 +38,8 @@ public final class LoggingProxyListener implements ProxyListener {
 
   private final boolean accessLog;
   private final ConcurrentHashMap<String, RefusalWindow> refusals = new ConcurrentHashMap<>();
+  private final LineBudget lines = new LineBudget();
+  private static final int MAX_REFUSAL_LINES = 60;
 
   private LoggingProxyListener(boolean accessLog) {
     this.accessLog = accessLog;
@@ -57,9 +61,9 @@ public final class LoggingProxyListener implements ProxyListener {
       return;
     }
     StringBuilder line = new StringBuilder(128);
-    line.append(DateTimeFormatter.ISO_INSTANT.format(event.start()))
+    line.append(DateTimeFormatter.ISO_INSTANT.format(event.start().truncatedTo(ChronoUnit.MILLIS)))
         .append(' ')
-        .append(event.clientAddress())
+        .append(event.clientAddress().isEmpty() ? "-" : event.clientAddress())
         .append(' ')
         .append(event.method())
         .append(' ')
@@ -76,7 +80,7 @@ public final class LoggingProxyListener implements ProxyListener {
       line.append(" cut");
     }
     if (event.reason() != null) {
-      line.append(" \"").append(event.reason().replace("\\", "\\\\").replace("\"", "\\\"")).append('"');
+      line.append(" \"").append(quotable(event.reason())).append('"');
     }
     ACCESS.log(Level.INFO, line.toString());
   }
@@ -101,9 +105,15 @@ public final class LoggingProxyListener implements ProxyListener {
     if (!LOGGER.isLoggable(Level.WARNING)) {
       return;
     }
-    String key = refusal.status() + " " + refusal.address() + " " + refusal.backendId();
+    // A caller without a credential is known by its address alone: the backend it names is its
+    // own text, and must not open a window of its own per value.
+    String key =
+        refusal.status()
+            + " "
+            + refusal.address()
+            + (refusal.status() == 401 ? "" : " " + refusal.backendId());
     if (refusals.size() > MAX_REFUSAL_KEYS) {
-      refusals.clear(); // bounded; a flood of callers only costs an extra line each
+      refusals.clear(); // bounded; the global cap below still holds
     }
     long now = System.nanoTime();
     long[] suppressed = {-1};
@@ -117,8 +127,8 @@ public final class LoggingProxyListener implements ProxyListener {
           window.suppressed++;
           return window;
         });
-    if (suppressed[0] < 0) {
-      return; // logged within the last minute
+    if (suppressed[0] < 0 || !lines.tryAcquire(now)) {
+      return; // logged within the last minute, or too many refusal lines this minute
     }
     LOGGER.log(
         Level.WARNING,
@@ -126,13 +136,49 @@ public final class LoggingProxyListener implements ProxyListener {
             + refusal.status()
             + ") from "
             + refusal.address()
-            + (refusal.identity() == null ? "" : ", identity " + refusal.identity())
-            + (refusal.backendId() == null ? "" : ", backend " + refusal.backendId())
+            + (refusal.identity() == null ? "" : ", identity " + shortened(refusal.identity()))
+            + (refusal.backendId() == null ? "" : ", backend " + shortened(refusal.backendId()))
             + ": "
-            + refusal.reason()
+            + shortened(refusal.reason())
             + (suppressed[0] > 0
                 ? " (and " + suppressed[0] + " more like it since the previous line)"
                 : ""));
+  }
+
+  /** Text a caller chose, made safe for one log line: control characters out, at most 200 chars. */
+  private static String shortened(String text) {
+    String line = quotable(text);
+    return line.length() <= 200 ? line : line.substring(0, 200) + "...";
+  }
+
+  /** Control characters become spaces; quotes and backslashes are escaped. */
+  private static String quotable(String text) {
+    StringBuilder out = new StringBuilder(text.length());
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c < 0x20 || c == 0x7f) {
+        out.append(' ');
+      } else if (c == '"' || c == '\\') {
+        out.append('\\').append(c);
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+
+  /** At most {@link #MAX_REFUSAL_LINES} refusal lines a minute, whoever the callers are. */
+  private static final class LineBudget {
+    private long windowStart = System.nanoTime();
+    private int used;
+
+    synchronized boolean tryAcquire(long now) {
+      if (now - windowStart > REFUSAL_WINDOW_NANOS) {
+        windowStart = now;
+        used = 0;
+      }
+      return ++used <= MAX_REFUSAL_LINES;
+    }
   }
 
   private static String describe(AgentEvent event) {

@@ -14,7 +14,8 @@ import java.util.concurrent.TimeUnit;
  *   <li><b>One line per change of state</b>, never one per attempt: connected (INFO, with how long
  *       the outage lasted), unreachable (WARNING, with the failure; again only when the kind of
  *       failure changes: another status, another exception type), refused (WARNING, with the
- *       proxy's reason).
+ *       proxy's reason). A transient failure within 5 s of another poller's success is no change
+ *       of state (one node of several failing, a 429): pollers that disagree do not flap the log.
  *   <li><b>Transient failures</b> (connection refused or reset, time-outs, 5xx, 429) back off
  *       with full jitter up to a short cap (3 s by default), so that the agent is back within
  *       seconds of the proxy or its storage.
@@ -28,6 +29,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class ProxyConnection {
   private static final System.Logger LOGGER = System.getLogger(DefaultAgentLoop.class.getName());
+
+  /** A failure within this long of another poller's success is not a change of state. */
+  private static final long STEADY_NANOS = TimeUnit.SECONDS.toNanos(5);
 
   /** The first wait after a refusal. */
   static final Duration REFUSED_BASE = Duration.ofSeconds(2);
@@ -57,6 +61,7 @@ final class ProxyConnection {
   private String failureKind = "";
   private long failingSince;
   private int failedAttempts;
+  private volatile long lastSuccess;
 
   /** Fast path of {@link #connected()}: read without the lock. */
   private volatile boolean up;
@@ -71,12 +76,14 @@ final class ProxyConnection {
   /** A poll was answered: logs the change if the agent was not connected. */
   void connected() {
     if (up) {
+      lastSuccess = System.nanoTime(); // a benign race: only ever moves forward in practice
       return;
     }
     State before;
     int attempts;
     long since;
     synchronized (this) {
+      lastSuccess = System.nanoTime();
       if (state == State.CONNECTED) {
         return;
       }
@@ -118,8 +125,16 @@ final class ProxyConnection {
     String kind = kind(failure);
     boolean changed;
     synchronized (this) {
+      if (!refused
+          && state == State.CONNECTED
+          && System.nanoTime() - lastSuccess < STEADY_NANOS) {
+        // Another poller succeeded a moment ago (one node of several failing, a 429): not an
+        // outage; logging it would make a pair of lines per poll while pollers disagree.
+        return transientWait(attempt);
+      }
       if (state == State.CONNECTED || state == State.STARTING) {
-        failingSince = System.nanoTime();
+        // The outage began after the last success (failures within STEADY_NANOS were not told).
+        failingSince = state == State.CONNECTED ? lastSuccess : System.nanoTime();
         failedAttempts = 0;
       }
       changed = state != next || !kind.equals(failureKind);

@@ -106,6 +106,13 @@ public final class ProxyEngine implements AutoCloseable {
     listeners.addAll(builder.listeners);
     this.events = new ProxyEvents(listeners);
     this.sessions = new AgentSessions(events);
+    // A goodbye taken by another node (or by this one): polls of that agent held here end, and
+    // its session here ends with it.
+    registry.whenAgentLeaves(
+        (backend, agent) -> {
+          presence.forget(backend, agent);
+          sessions.heardLeft(backend, agent);
+        });
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     if (builder.routeByRegistry) {
       // Presence is recorded at most once per AgentPresence.RESOLUTION: allow that much slack.
@@ -140,7 +147,18 @@ public final class ProxyEngine implements AutoCloseable {
     long window = livenessWindow.toNanos();
     this.sweep =
         scheduler.scheduleWithFixedDelay(
-            () -> sessions.sweep(window), SWEEP_SECONDS, SWEEP_SECONDS, TimeUnit.SECONDS);
+            () -> {
+              try {
+                sessions.sweep(window);
+                presence.prune(clock.instant());
+              } catch (RuntimeException e) {
+                // a failing run must not end the periodic sweep
+                LOGGER.log(Level.WARNING, "the agent sweep failed", e);
+              }
+            },
+            SWEEP_SECONDS,
+            SWEEP_SECONDS,
+            TimeUnit.SECONDS);
   }
 
   /** How often agents silent for the liveness window are reported as disconnected. */
@@ -397,8 +415,8 @@ public final class ProxyEngine implements AutoCloseable {
 
     @Override
     public void exceeded() {
-      bodyStreaming = false;
-      bodyTooLarge();
+      // Like any other failure of the client's body: remembered if it comes before start().
+      failed(new LimitExceededException(413, bodyLimitMessage()));
     }
 
     @Override
@@ -422,15 +440,6 @@ public final class ProxyEngine implements AutoCloseable {
       PendingExchange pending = exchange;
       if (pending != null && pending.cancel() && answer()) {
         respondError(client, 503, "the proxy is shutting down", Headers.of("Retry-After", "5"));
-      }
-    }
-
-    /** The client's body grew past the limit while an agent read it: 413, the request withdrawn. */
-    void bodyTooLarge() {
-      PendingExchange pending = exchange;
-      if (pending != null && pending.cancel() && answer()) {
-        cancelTimer();
-        respondError(client, 413, bodyLimitMessage(), Headers.of("Connection", "close"));
       }
     }
 
@@ -540,12 +549,24 @@ public final class ProxyEngine implements AutoCloseable {
       java.util.function.BiFunction<String, AgentSessions.Session, CompletableFuture<T>> start) {
     Authorized agent = authorize(call);
     String backend = agent.backend();
+    if (forWork && sessions.saidGoodbye(agent.event(call))) {
+      // A poll the agent sent before it closed, taken after its goodbye: it must not count it as
+      // connected again, nor be handed a request.
+      throw refused(
+          call,
+          agent.identity(),
+          new ForbiddenException(
+              "agent "
+                  + call.agentId()
+                  + " said goodbye; its ID is not served for a minute after that"));
+    }
     AgentSessions.Session session = sessions.active(agent.event(call), forWork);
     presence.seen(backend, call.agentId(), clock.instant());
     CompletableFuture<T> result =
         limitPolls(backend, kind, () -> start.apply(backend, session));
     session.pollStarted();
-    AgentPresence.OpenPoll open = forWork ? presence.pollStarted(backend, call.agentId()) : null;
+    AgentPresence.OpenPoll open =
+        forWork ? presence.pollStarted(backend, call.agentId(), result) : null;
     result.whenComplete(
         (value, failure) -> {
           session.pollEnded();
@@ -647,6 +668,10 @@ public final class ProxyEngine implements AutoCloseable {
     String backend = polled[0];
     ids.whenComplete(
         (list, failure) -> {
+          if (ids.isCancelled()) {
+            result.cancel(false); // the agent left (or said goodbye): nothing to answer
+            return;
+          }
           if (failure != null) {
             result.completeExceptionally(failure);
             return;
@@ -876,8 +901,11 @@ public final class ProxyEngine implements AutoCloseable {
     if (agentId.isEmpty()) {
       throw new BadRequestException("missing header " + ProtocolHeaders.AGENT_ID);
     }
-    presence.left(agent.backend(), agentId, clock.instant());
-    sessions.left(agent.event(call));
+    try {
+      presence.left(agent.backend(), agentId, clock.instant());
+    } finally {
+      sessions.left(agent.event(call));
+    }
   }
 
   /** An authorized agent call: the backend it acts for and the identity it proved. */
@@ -905,6 +933,7 @@ public final class ProxyEngine implements AutoCloseable {
               "agent credentials missing or not accepted (send Authorization: Bearer <token>)"));
     }
     String backend = requireBackend(call.backendId());
+    call.agentId(); // checked once here: 400 for an ID that is not one
     // A registered backend names the agents that may act for it. Once backends are registered,
     // an agent may act only for a registered one (no made-up backend IDs).
     Optional<dev.invertingproxy.BackendRecord> record = registry.get(backend);
@@ -987,14 +1016,8 @@ public final class ProxyEngine implements AutoCloseable {
    * so that it never blames an agent that is gone.
    */
   private String timeoutReason(String backend) {
-    boolean connected;
-    try {
-      Instant now = clock.instant();
-      Optional<Instant> seen = presence.lastSeen(backend, now, presenceWindow());
-      connected = seen.isPresent() && !seen.get().isBefore(now.minus(presenceWindow()));
-    } catch (RuntimeException e) {
-      connected = true; // unknown: say no more than what is certain
-    }
+    // What this node knows without asking the storage: this runs on the timer thread.
+    boolean connected = presence.knownConnected(backend, clock.instant(), presenceWindow());
     return "no response from backend "
         + backend
         + " within "
@@ -1002,7 +1025,8 @@ public final class ProxyEngine implements AutoCloseable {
         + " s"
         + (connected
             ? " (an agent is connected: the backend may be slow, or the agent busy)"
-            : "; no agent of it is connected now (it stopped or lost its connection)");
+            : "; no agent of it is known to be connected now (it may have stopped or lost its"
+                + " connection)");
   }
 
   private String bodyLimitMessage() {

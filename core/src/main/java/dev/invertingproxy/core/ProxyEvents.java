@@ -7,7 +7,7 @@ import java.util.function.Consumer;
 
 /**
  * Hands each event to every {@link ProxyListener}, in order; a listener that throws is logged
- * once and skipped for that event, never disturbing the engine.
+ * once (per listener) and skipped for that event, never disturbing the engine.
  *
  * <p>This class is thread-safe.
  */
@@ -15,10 +15,11 @@ final class ProxyEvents {
   private static final System.Logger LOGGER = System.getLogger(ProxyEngine.class.getName());
 
   private final List<ProxyListener> listeners;
-  private final AtomicBoolean warned = new AtomicBoolean();
+  private final List<AtomicBoolean> warned;
 
   ProxyEvents(List<ProxyListener> listeners) {
     this.listeners = List.copyOf(listeners);
+    this.warned = this.listeners.stream().map(l -> new AtomicBoolean()).toList();
   }
 
   void requestEnded(ProxyListener.RequestEvent event) {
@@ -38,11 +39,14 @@ final class ProxyEvents {
   }
 
   private void fire(Consumer<ProxyListener> event) {
-    for (ProxyListener listener : listeners) {
+    for (int i = 0; i < listeners.size(); i++) {
+      ProxyListener listener = listeners.get(i);
       try {
         event.accept(listener);
-      } catch (RuntimeException e) {
-        if (warned.compareAndSet(false, true)) {
+      } catch (VirtualMachineError fatal) {
+        throw fatal;
+      } catch (Throwable e) { // an Error of a listener (a missing class, say) must not escape
+        if (warned.get(i).compareAndSet(false, true)) {
           LOGGER.log(Level.WARNING, "a proxy listener failed (logged once): " + listener, e);
         }
       }

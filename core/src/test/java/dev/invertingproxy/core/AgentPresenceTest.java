@@ -11,6 +11,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -122,7 +123,7 @@ class AgentPresenceTest {
   void aBackendPolledOnThisNodeIsSeenWithoutAsking() {
     CountingRegistry registry = new CountingRegistry();
     AgentPresence presence = new AgentPresence(registry);
-    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1");
+    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1", new CompletableFuture<>());
     presence.seen("b1", "a1", T0);
     registry.seen.clear(); // the store lost it (Redis restarted empty)
     assertThat(presence.lastSeen("b1", T0.plusSeconds(20), WINDOW)).contains(T0.plusSeconds(20));
@@ -148,13 +149,15 @@ class AgentPresenceTest {
     AgentPresence presence = new AgentPresence(registry);
     presence.seen("b1", "a1", T0);
     assertThat(presence.lastSeen("b1", T0.plusMillis(100), WINDOW)).contains(T0); // cached now
-    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1"); // not yet noticed closed
+    CompletableFuture<Void> open = new CompletableFuture<>(); // its poll, not yet noticed closed
+    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1", open);
     presence.left("b1", "a1", T0.plusMillis(200));
     assertThat(lefts).hasValue(1);
-    // Neither its open poll nor the cached read count any more.
+    // Neither its open poll nor the cached read count any more, and the poll is ended.
     assertThat(presence.lastSeen("b1", T0.plusMillis(300), WINDOW)).isEmpty();
+    assertThat(open).isCancelled();
     presence.pollEnded("b1", poll); // noticed later
-    presence.pollStarted("b1", "a2"); // another agent polls here
+    presence.pollStarted("b1", "a2", new CompletableFuture<>()); // another agent polls here
     assertThat(presence.lastSeen("b1", T0.plusMillis(400), WINDOW)).contains(T0.plusMillis(400));
   }
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.Test;
@@ -85,6 +86,26 @@ class LoggingProxyListenerTest {
               "agent call refused (403) from 198.51.100.9, identity token-2, backend laptop:"
                   + " agent token-2 may not act for backend laptop",
               "agent call refused (401) from 198.51.100.10, backend laptop: no credential");
+    }
+  }
+
+  @Test
+  void refusalsWithoutCredentialsCannotFloodTheLog() {
+    try (LogCapture log = new LogCapture(LoggingProxyListener.class)) {
+      LoggingProxyListener listener = LoggingProxyListener.create(false);
+      for (int i = 0; i < 50; i++) {
+        // a caller without a credential names a new backend each time, with a line break in it
+        listener.agentRefused(
+            new ProxyListener.AgentRefusal(401, "no credential", "198.51.100.9", "b\n" + i, null));
+      }
+      for (int i = 0; i < 100; i++) {
+        // many callers: at most 60 lines a minute in all
+        listener.agentRefused(
+            new ProxyListener.AgentRefusal(401, "no credential", "10.0.0." + i, "b", null));
+      }
+      List<String> lines = log.at(Level.WARNING);
+      assertThat(lines).hasSize(60);
+      assertThat(lines.get(0)).isEqualTo("agent call refused (401) from 198.51.100.9, backend b 0: no credential");
     }
   }
 }

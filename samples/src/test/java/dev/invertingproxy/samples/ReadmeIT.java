@@ -24,12 +24,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -50,14 +48,16 @@ import org.junit.jupiter.api.io.TempDir;
  *       of it: TLS is terminated in front of the proxy program) and the ports of the examples
  *       become free loopback ports, {@code localhost:3000} a backend this test runs, the issuer's
  *       JWKS URL one this test serves, {@code /run/secrets/agent-id-token} an ID token this test
- *       signs; the secrets ({@code $TOKEN}, {@code $AGENT_TOKEN}, {@code $ADMIN_TOKEN}) are random;
+ *       signs;
  *   <li>the jar's path is made absolute, and {@code redis-server} is the one the other tests use
  *       (from the {@code PATH}, else the binary shipped in a test artifact);
  *   <li>{@code curl} fails on an HTTP error ({@code -fsS}), so that a refused call fails the test,
  *       and gives up after 20 s.
  * </ul>
  *
- * A command that starts a server or an agent ({@code java -jar ... proxy|agent|quickstart}, {@code
+ * An {@code export NAME=$(...)} line (the README makes its secrets so) sets the variables for the
+ * commands after it, in the same scenario, as in a reader's terminal. A command that starts a
+ * server or an agent ({@code java -jar ... proxy|agent|quickstart}, {@code
  * redis-server}), which a reader leaves running in its own terminal, runs in the background (a
  * trailing {@code &} is dropped) until it prints that it is ready; every other command must end
  * with exit code 0 within a minute. Each scenario then checks what the README says should happen:
@@ -66,7 +66,8 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Not run, by name: {@code mvn -B verify} (the test command itself, which runs this test),
  * {@code bash bench/run} (eight minutes, installs packages), and the quickstart's build step
  * {@code mvn -B -q install -DskipTests} (the build that runs this test has just built the jar). A
- * new {@code sh} block fails this test until a scenario runs it.
+ * new {@code sh} block fails this test until a scenario runs it; a fence in another language than
+ * {@code sh}, {@code text}, {@code java} or {@code xml} fails it too.
  */
 @Timeout(value = 300, unit = TimeUnit.SECONDS)
 class ReadmeIT {
@@ -88,6 +89,11 @@ class ReadmeIT {
   record Block(String language, int line, String text) {
     String firstLine() {
       return text.lines().findFirst().orElse("");
+    }
+
+    /** Whether one of its commands starts with {@code start}. */
+    boolean has(String start) {
+      return commands().stream().anyMatch(command -> command.startsWith(start));
     }
 
     /** The commands: lines joined across trailing backslashes, comments kept (bash drops them). */
@@ -129,10 +135,7 @@ class ReadmeIT {
   }
 
   @BeforeEach
-  void secretsAndBackend() throws IOException {
-    env.put("TOKEN", "t-" + UUID.randomUUID());
-    env.put("AGENT_TOKEN", "a-" + UUID.randomUUID());
-    env.put("ADMIN_TOKEN", "adm-" + UUID.randomUUID());
+  void backend() throws IOException {
     backend = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
     backend.createContext(
         "/",
@@ -158,32 +161,47 @@ class ReadmeIT {
 
   // ---------------------------------------------------------------- the blocks, by scenario
 
+  /** A line of each command block that names it, and the scenario that runs it. */
+  private static final Map<String, String> SCENARIOS =
+      Map.of(
+          BUILD_STEP + "java -jar samples/target/inverting-proxy.jar quickstart", "quickstart",
+          "java -jar samples/target/inverting-proxy.jar proxy --port 8080 ", "standaloneProxyAndAgent",
+          "java -jar samples/target/inverting-proxy.jar agent --proxy http://proxy.example:8080/ ",
+              "standaloneProxyAndAgent",
+          "redis-server ", "severalNodesOnOneRedis",
+          "(umask 077; printf 'laptop-agent ", "staticTokensAndRegistration",
+          "curl -H \"Authorization: Bearer $ADMIN_TOKEN\" -d '{\"id\":\"laptop\",\"backendUser\":\"laptop-agent\"",
+              "staticTokensAndRegistration",
+          "java -jar samples/target/inverting-proxy.jar proxy --port 8443 --admin-token ", "oidcTokensAndRegistration",
+          "curl -H \"Authorization: Bearer $ADMIN_TOKEN\" -d '{\"id\":\"laptop\",\"backendUser\":\"agent@example.com\"",
+              "oidcTokensAndRegistration");
+
   @Test
   void everyCommandBlockBelongsToAScenario() {
-    Set<String> known = new HashSet<>(NOT_RUN);
-    known.addAll(
-        List.of(
-            BUILD_STEP + "java -jar samples/target/inverting-proxy.jar quickstart",
-            "java -jar samples/target/inverting-proxy.jar proxy --port 8080 --agent-token \"$TOKEN\"",
-            "java -jar samples/target/inverting-proxy.jar agent --proxy http://proxy.example:8080/ \\",
-            "redis-server --port 6379 --bind 127.0.0.1 --save '' &",
-            "(umask 077; printf 'laptop-agent %s\\n' \"$AGENT_TOKEN\" > agent-tokens)   # IDENTITY TOKEN a line",
-            "java -jar samples/target/inverting-proxy.jar proxy --port 8443 --admin-token \"$ADMIN_TOKEN\" \\",
-            "curl -H \"Authorization: Bearer $ADMIN_TOKEN\" -d '{\"id\":\"laptop\",\"backendUser\":\"laptop-agent\",\"endUser\":\"allUsers\",\"pathPrefixes\":[\"/\"]}' https://proxy.example/api/backends",
-            "curl -H \"Authorization: Bearer $ADMIN_TOKEN\" -d '{\"id\":\"laptop\",\"backendUser\":\"agent@example.com\",\"endUser\":\"allUsers\",\"pathPrefixes\":[\"/\"]}' https://proxy.example/api/backends"));
-    List<String> commandBlocks =
-        blocks.stream().filter(b -> b.language().equals("sh")).map(Block::firstLine).toList();
+    List<Block> commandBlocks = blocks.stream().filter(b -> b.language().equals("sh")).toList();
     assertThat(commandBlocks).isNotEmpty();
-    assertThat(known)
-        .as("every sh block of the README is run by a scenario here, or named as not run")
-        .containsAll(commandBlocks);
-    // Blocks without a language would escape this check: every block says what it is.
-    assertThat(blocks).allSatisfy(b -> assertThat(b.language()).as("line " + b.line()).isNotEmpty());
+    for (Block block : commandBlocks) {
+      if (NOT_RUN.contains(block.firstLine())) {
+        assertThat(block.commands()).as("a block not run holds that one command").hasSize(1);
+        continue;
+      }
+      assertThat(SCENARIOS.keySet().stream().filter(key -> block.has(key)).toList())
+          .as("the scenario of the README's sh block at line " + block.line() + ":\n" + block.text())
+          .hasSize(1);
+    }
+    // Blocks in another language would escape this check: every block says what it is.
+    assertThat(blocks)
+        .allSatisfy(
+            b ->
+                assertThat(b.language())
+                    .as("the fence at line " + (b.line() - 1))
+                    .isIn("sh", "text", "java", "xml"));
   }
 
   @Test
   void quickstart() throws Exception {
     Block block = block(BUILD_STEP);
+    assertThat(block.commands()).hasSize(1);
     String command = block.firstLine().substring(BUILD_STEP.length()); // port 8080, or a free one
     JarProcess quickstart = JarProcess.shell("exec " + substitute(command), env, scratch);
     running.add(quickstart);
@@ -281,9 +299,9 @@ class ReadmeIT {
     return jwt.serialize();
   }
 
-  /** The README's block whose first line starts with {@code start}; exactly one. */
+  /** The README's block with a command that starts with {@code start}; exactly one. */
   private static Block block(String start) {
-    List<Block> found = blocks.stream().filter(b -> b.firstLine().startsWith(start)).toList();
+    List<Block> found = blocks.stream().filter(b -> b.has(start)).toList();
     assertThat(found).as("README blocks starting with: " + start).hasSize(1);
     return found.get(0);
   }
@@ -323,6 +341,10 @@ class ReadmeIT {
   private List<String> runBlock(Block block) throws Exception {
     List<String> output = new ArrayList<>();
     for (String command : block.commands()) {
+      if (command.startsWith("export ")) {
+        exportVariables(command);
+        continue;
+      }
       String ready = readyLine(command);
       if (ready != null) {
         start(command.replaceAll("\\s*&$", ""), ready);
@@ -331,6 +353,24 @@ class ReadmeIT {
       }
     }
     return output;
+  }
+
+  /** Runs an {@code export A=$(...) B=$(...)} line and keeps the variables for what follows. */
+  private void exportVariables(String command) throws Exception {
+    Matcher names = Pattern.compile("\\b([A-Z_][A-Z0-9_]*)=").matcher(command);
+    StringBuilder print = new StringBuilder(command.replaceFirst("\\s+#.*$", ""));
+    List<String> exported = new ArrayList<>();
+    while (names.find()) {
+      exported.add(names.group(1));
+      print.append("; printf '%s\\n' \"$").append(names.group(1)).append('"');
+    }
+    assertThat(exported).as(command).isNotEmpty();
+    List<String> values = run(print.toString()).lines().toList();
+    assertThat(values).as(command).hasSize(exported.size());
+    for (int i = 0; i < exported.size(); i++) {
+      assertThat(values.get(i)).as(exported.get(i)).isNotBlank();
+      env.put(exported.get(i), values.get(i));
+    }
   }
 
   /**

@@ -652,6 +652,35 @@ public abstract class AbstractStorageConformanceTest {
   }
 
   @Test
+  @DisplayName("a goodbye is announced to every node; the same agent ID counts again a while after")
+  void registryAnnouncesAgentsLeaving() throws Exception {
+    var registry = storage.registry();
+    java.util.concurrent.LinkedBlockingQueue<String> heard = new java.util.concurrent.LinkedBlockingQueue<>();
+    registry.whenAgentLeaves((backend, agent) -> heard.add(backend + " " + agent));
+    Storage peer = null;
+    java.util.concurrent.LinkedBlockingQueue<String> heardByPeer =
+        new java.util.concurrent.LinkedBlockingQueue<>();
+    if (capabilities().contains(Capability.MULTI_NODE)) {
+      peer = newPeer(storage, options());
+      opened.add(peer);
+      peer.registry().whenAgentLeaves((backend, agent) -> heardByPeer.add(backend + " " + agent));
+    }
+    Instant t1 = Instant.parse("2026-01-01T00:00:10Z");
+    registry.agentSeen("x", "agent-a", t1);
+    registry.agentLeft("x", "agent-a", t1.plusSeconds(1));
+    assertThat(heard.poll(5, TimeUnit.SECONDS)).isEqualTo("x agent-a");
+    if (peer != null) {
+      assertThat(heardByPeer.poll(5, TimeUnit.SECONDS)).isEqualTo("x agent-a");
+    }
+    // Within a minute of its goodbye a record of that agent is a late one: ignored. Later, the
+    // same ID (an agent that names itself the same after a restart) counts again.
+    registry.agentSeen("x", "agent-a", t1.plusSeconds(30));
+    assertThat(registry.lastSeen("x")).isEmpty();
+    registry.agentSeen("x", "agent-a", t1.plusSeconds(120));
+    assertThat(registry.lastSeen("x")).contains(t1.plusSeconds(120));
+  }
+
+  @Test
   @DisplayName("agents that do not name themselves count until their polls age out")
   void registryUnnamedAgents() {
     var registry = storage.registry();

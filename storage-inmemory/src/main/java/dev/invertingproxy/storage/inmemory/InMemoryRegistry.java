@@ -11,11 +11,14 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BiConsumer;
 
 /** Backend records and agent liveness (per agent, see {@link BackendRegistry#agentLeft}) in maps. Thread-safe. */
 final class InMemoryRegistry implements BackendRegistry {
   private final ConcurrentHashMap<String, BackendRecord> records = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Agents> seen = new ConcurrentHashMap<>();
+  private final List<BiConsumer<String, String>> leaving = new CopyOnWriteArrayList<>();
   private final ConcurrentHashMap<String, Instant> used = new ConcurrentHashMap<>();
 
   @Override
@@ -58,6 +61,14 @@ final class InMemoryRegistry implements BackendRegistry {
   public void agentLeft(String backendId, String agentId, Instant time) {
     Objects.requireNonNull(agentId, "agentId");
     seen.computeIfAbsent(backendId, id -> new Agents()).left(agentId, time);
+    for (BiConsumer<String, String> listener : leaving) {
+      listener.accept(backendId, agentId); // every engine on this storage hears it
+    }
+  }
+
+  @Override
+  public void whenAgentLeaves(BiConsumer<String, String> listener) {
+    leaving.add(Objects.requireNonNull(listener, "listener"));
   }
 
   @Override
@@ -73,13 +84,19 @@ final class InMemoryRegistry implements BackendRegistry {
    */
   private static final class Agents {
     private static final Duration FORGET = Duration.ofMinutes(10);
+    /** How long a goodbye makes later records of that agent ignored (its polls' late records). */
+    private static final Duration TOMBSTONE = Duration.ofMinutes(1);
     // guarded by this
     private final Map<String, Instant> polled = new HashMap<>();
     private final Map<String, Instant> leftAt = new HashMap<>();
 
     synchronized void seen(String agentId, Instant time) {
-      if (leftAt.containsKey(agentId)) {
-        return;
+      Instant left = leftAt.get(agentId);
+      if (left != null) {
+        if (time.isBefore(left.plus(TOMBSTONE))) {
+          return; // a late record of a poll from before the goodbye
+        }
+        leftAt.remove(agentId); // the same ID back much later: counts again
       }
       polled.merge(agentId, time, InMemoryRegistry::later);
       prune(time);

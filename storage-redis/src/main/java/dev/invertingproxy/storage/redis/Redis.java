@@ -71,6 +71,11 @@ final class Redis {
     return prefix + ":registry";
   }
 
+  /** Goodbyes of agents (message: backend, newline, agent ID). */
+  String leftChannel() {
+    return prefix + ":left";
+  }
+
   String backends() {
     return prefix + ":backends";
   }

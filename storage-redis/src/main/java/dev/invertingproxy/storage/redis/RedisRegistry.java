@@ -14,7 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -32,6 +34,11 @@ final class RedisRegistry implements BackendRegistry {
 
   /** How long a backend's per-agent entries are kept without news (the backend's latest stays). */
   private static final Duration FORGET_AGENTS = Duration.ofMinutes(10);
+
+  /** How long a goodbye makes later records of that agent ignored (its polls' late records). */
+  private static final Duration TOMBSTONE = Duration.ofMinutes(1);
+
+  private final List<BiConsumer<String, String>> leaving = new CopyOnWriteArrayList<>();
 
   private final Redis redis;
   private final long cacheTtlNanos;
@@ -148,7 +155,30 @@ final class RedisRegistry implements BackendRegistry {
         Redis.bytes(agentId),
         Redis.bytes(time.toEpochMilli()),
         Redis.bytes(backendId),
-        Redis.bytes(FORGET_AGENTS.toMillis()));
+        Redis.bytes(FORGET_AGENTS.toMillis()),
+        Redis.bytes(TOMBSTONE.toMillis()));
+  }
+
+  @Override
+  public void whenAgentLeaves(BiConsumer<String, String> listener) {
+    leaving.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  /** A goodbye announced on {@code P:left} (by any node, this one included). */
+  void announcedLeave(String message) {
+    int newline = message.indexOf('\n');
+    if (newline < 0) {
+      return;
+    }
+    String backendId = message.substring(0, newline);
+    String agentId = message.substring(newline + 1);
+    for (BiConsumer<String, String> listener : leaving) {
+      try {
+        listener.accept(backendId, agentId);
+      } catch (RuntimeException e) {
+        LOGGER.log(Level.WARNING, "a listener of agents leaving failed", e);
+      }
+    }
   }
 
   @Override

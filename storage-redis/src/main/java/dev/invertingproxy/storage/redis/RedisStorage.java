@@ -165,7 +165,8 @@ public final class RedisStorage implements Storage {
               redis.nodeChannel(node),
               redis.pendingChannel(),
               redis.cancelChannel(),
-              redis.registryChannel());
+              redis.registryChannel(),
+              redis.leftChannel());
       beat();
     } catch (RedisException e) {
       if (commands != null) {
@@ -252,6 +253,11 @@ public final class RedisStorage implements Storage {
               signals.fire(redis.cancelNotices(message));
             } else if (channel.equals(redis.registryChannel())) {
               signals.fire(redis.backends());
+            } else if (channel.equals(redis.leftChannel())) {
+              RedisRegistry records = registry; // null while the storage is being built
+              if (records != null) {
+                records.announcedLeave(message);
+              }
             } else {
               signals.fire(message);
             }

@@ -260,17 +260,20 @@ final class Scripts {
           return 'again'
           """);
 
-  /** KEYS: hash. ARGV: prefix, field, epoch millis → keeps the larger time. */
   /**
-   * KEYS: agents of the backend, seen. ARGV: prefix, agent ID, time (ms), backend, forget (ms).
-   * Records an agent's poll unless it left; keeps the backend's latest in {@code seen}; drops
-   * entries older than {@code forget} once there are many. → 1, or 0 if the agent had left.
+   * KEYS: agents of the backend, seen. ARGV: prefix, agent ID, time (ms), backend, forget (ms),
+   * tombstone (ms). Records an agent's poll unless it left less than {@code tombstone} before (a
+   * late record of a poll from before its goodbye); keeps the backend's latest in {@code seen};
+   * drops entries older than {@code forget} once there are many. → 1, or 0 if ignored.
    */
   static final Script AGENT_SEEN =
       new Script(
           """
           local v = redis.call('HGET', KEYS[1], ARGV[2])
-          if v and tonumber(v) < 0 then return 0 end
+          if v and tonumber(v) < 0 and tonumber(ARGV[3]) + tonumber(v) < tonumber(ARGV[6]) then
+            return 0
+          end
+          if v and tonumber(v) < 0 then v = false end
           if not v or tonumber(v) < tonumber(ARGV[3]) then
             redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
           end
@@ -291,13 +294,15 @@ final class Scripts {
 
   /**
    * KEYS: agents of the backend, seen. ARGV: prefix, agent ID, time (ms), backend, forget (ms).
-   * Marks the agent as gone (its time negated: later polls' records are ignored) and sets the
-   * backend's {@code seen} to the latest poll of the agents left, or removes it if none is. → 1.
+   * Marks the agent as gone (its time negated: later polls' records are ignored for a while), sets
+   * the backend's {@code seen} to the latest poll of the agents left, or removes it if none is,
+   * and announces it on {@code P:left} (message: backend, newline, agent ID). → 1.
    */
   static final Script AGENT_LEFT =
       new Script(
           """
           redis.call('HSET', KEYS[1], ARGV[2], -tonumber(ARGV[3]))
+          redis.call('PUBLISH', ARGV[1] .. ':left', ARGV[4] .. '\\n' .. ARGV[2])
           redis.call('PEXPIRE', KEYS[1], ARGV[5])
           local oldest = tonumber(ARGV[3]) - tonumber(ARGV[5])
           local best = nil
@@ -318,6 +323,7 @@ final class Scripts {
           return 1
           """);
 
+  /** KEYS: hash. ARGV: prefix, field, epoch millis → keeps the larger time. */
   static final Script KEEP_LATEST =
       new Script(
           """

@@ -99,6 +99,7 @@ class MultiNodeIT {
     ProxyNode b = node();
     DefaultAgentLoop first = agent(b);
     DefaultAgentLoop second = agent(b);
+    await().atMost(Duration.ofSeconds(10)).until(second::isConnected);
     assertThat(status(a, "echo/before")).isEqualTo(200);
     first.close(Duration.ofSeconds(2));
     // The other agent still serves, on both nodes.
@@ -126,6 +127,61 @@ class MultiNodeIT {
               }
             });
     assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThan(Duration.ofSeconds(10));
+  }
+
+  @Test
+  void aGoodbyeOnOneNodeEndsTheAgentsPollsOnAnother() throws Exception {
+    ProxyNode a = node();
+    ProxyNode b = node();
+    // An agent (played by hand) whose next poll is open on B, and whose goodbye reaches A (a load
+    // balancer may send them anywhere), before B noticed anything of its leaving.
+    Request poll =
+        new Request.Builder()
+            .url(b.uri.resolve("agent/next").toString())
+            .header("Authorization", "Bearer " + ProxyNode.AGENT_TOKEN)
+            .header("X-Inverting-Proxy-Backend-ID", ProxyNode.BACKEND_ID)
+            .header("X-Inverting-Proxy-Agent-ID", "hand-played-1")
+            .build();
+    okhttp3.Call open = http.newCall(poll);
+    java.util.concurrent.CompletableFuture<Integer> polled =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try (Response response = open.execute()) {
+                return response.code();
+              } catch (IOException e) {
+                return -1;
+              }
+            });
+    await().atMost(Duration.ofSeconds(10)).until(() -> b.storage.registry().lastSeen(ProxyNode.BACKEND_ID).isPresent());
+    Request leave =
+        new Request.Builder()
+            .url(a.uri.resolve("agent/leave").toString())
+            .post(RequestBody.create(new byte[0]))
+            .header("Authorization", "Bearer " + ProxyNode.AGENT_TOKEN)
+            .header("X-Inverting-Proxy-Backend-ID", ProxyNode.BACKEND_ID)
+            .header("X-Inverting-Proxy-Agent-ID", "hand-played-1")
+            .build();
+    try (Response response = http.newCall(leave).execute()) {
+      assertThat(response.code()).isEqualTo(204);
+    }
+    // B hears it through Redis: the poll it holds no longer counts, and a client there gets 503
+    // (not a request parked for a poll whose agent is gone, and a 504 a minute later).
+    OkHttpClient impatient = http.newBuilder().readTimeout(Duration.ofMillis(500)).build();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreException(java.net.SocketTimeoutException.class)
+        .until(
+            () -> {
+              try (Response response =
+                  impatient
+                      .newCall(new Request.Builder().url(b.uri.resolve("echo/after").toString()).build())
+                      .execute()) {
+                return response.code() == 503;
+              }
+            });
+    open.cancel();
+    assertThat(polled.get(10, TimeUnit.SECONDS)).isNotEqualTo(200); // never handed a request
   }
 
   @Test

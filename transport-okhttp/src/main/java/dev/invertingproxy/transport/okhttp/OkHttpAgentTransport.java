@@ -332,7 +332,9 @@ public final class OkHttpAgentTransport implements AgentTransport {
     Call call = newCall(proxyClient.newBuilder().callTimeout(LEAVE_TIMEOUT).build(), request);
     try (Response response = call.execute()) {
       if (response.code() != 204) {
-        requireOk(response, "POST agent/leave");
+        // Only this project's proxy answers 204; anything else is not a goodbye taken.
+        throw new ProxyCallException(
+            response.code(), "POST agent/leave: the proxy answered " + response.code() + ", not 204");
       }
     } catch (IOException e) {
       logFailure("POST agent/leave", backendId, null, e);
@@ -382,7 +384,9 @@ public final class OkHttpAgentTransport implements AgentTransport {
     try {
       response = call.execute();
       if (requestId == null) {
-        proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
+        if (response.isSuccessful()) { // an error answer (429, 503) says nothing of the proxy
+          proxyCapabilities = capabilities(response.header(ProtocolHeaders.CAPABILITIES));
+        }
         if (response.code() == 204) {
           response.close();
           calls.remove(call);

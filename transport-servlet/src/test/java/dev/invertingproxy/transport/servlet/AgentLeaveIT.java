@@ -99,7 +99,11 @@ class AgentLeaveIT {
     relay = Relay.withAgent();
     DefaultAgentLoop second = secondAgent();
     try {
-      Thread.sleep(300); // both poll
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!second.isConnected()) { // both poll
+        assertThat(System.nanoTime()).isLessThan(deadline);
+        Thread.sleep(10);
+      }
       relay.agent.close(Duration.ofSeconds(2));
       for (int i = 0; i < 10; i++) {
         try (Response response = get("/after-" + i)) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * A battery of malformed and ambiguous requests on a raw socket (issue 12, item 10): each is
+ * A battery of malformed and ambiguous requests on a raw socket: each is
  * refused before it reaches an agent, or, where the framing is in fact valid, relayed exactly once
  * with its framing settled. After each, the backend has seen nothing (the next request it sees is
  * a control request) and the proxy serves that control request normally.
