@@ -18,8 +18,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * recorded presence (a poll that starts within a second of the last record is recorded when it
  * ends). A "not seen" read is never reused: an agent that just connected is served at once.
  *
- * <p>A backend with a poll open on this node counts as present here without asking the registry
- * (which may also have lost the record: Redis restarted). An agent that says it is going ({@link
+ * <p>A backend with a poll open on this node, or whose agent polled this node within the window,
+ * counts as present here without asking the registry (which may also have lost the record: Redis
+ * restarted; or not have it yet: writes are coalesced). An agent that says it is going ({@link
  * #left}) is taken out of the registry at once, and this node forgets its cached read; other nodes
  * notice within {@link #RESOLUTION} (their cached reads expire). A record that could not be
  * written is tried again at the next poll.
@@ -33,6 +34,11 @@ final class AgentPresence {
   private final ConcurrentHashMap<String, Instant> seenWritten = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Instant> usedWritten = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Read> seenRead = new ConcurrentHashMap<>();
+  /** When each agent last polled this node, per backend and agent (the registry may lag). */
+  private final ConcurrentHashMap<String, ConcurrentHashMap<String, Instant>> seenHere =
+      new ConcurrentHashMap<>();
+  /** Agents that left (backend, NUL, agent ID), with when: their late records are ignored here. */
+  private final ConcurrentHashMap<String, Instant> leftHere = new ConcurrentHashMap<>();
   /** Polls open on this node, per backend: one token per poll. */
   private final ConcurrentHashMap<String, Set<OpenPoll>> polling = new ConcurrentHashMap<>();
 
@@ -62,6 +68,12 @@ final class AgentPresence {
    * names itself not, such as the reference agent).
    */
   void seen(String backend, String agentId, Instant now) {
+    if (!agentId.isEmpty() && leftHere.containsKey(backend + '\u0000' + agentId)) {
+      return; // a poll that ended after the goodbye (the registry ignores it too)
+    }
+    seenHere
+        .computeIfAbsent(backend, b -> new ConcurrentHashMap<>())
+        .merge(agentId, now, (a, b) -> a.isAfter(b) ? a : b);
     writeIfDue(
         seenWritten, backend + '\u0000' + agentId, now, () -> registry.agentSeen(backend, agentId, now));
   }
@@ -98,6 +110,13 @@ final class AgentPresence {
    * is given back), even before this node notices that their connections closed.
    */
   void forget(String backend, String agentId) {
+    if (!agentId.isEmpty()) {
+      leftHere.put(backend + '\u0000' + agentId, Instant.now());
+    }
+    ConcurrentHashMap<String, Instant> here = seenHere.get(backend);
+    if (here != null) {
+      here.remove(agentId);
+    }
     Set<OpenPoll> open = polling.get(backend);
     if (open != null) {
       for (OpenPoll poll : List.copyOf(open)) {
@@ -121,13 +140,36 @@ final class AgentPresence {
     if (open != null && !open.isEmpty()) {
       return true;
     }
+    if (seenHere(backend, now, window).isPresent()) {
+      return true;
+    }
     Read read = seenRead.get(backend);
     return read != null && !read.seen().isBefore(now.minus(window));
+  }
+
+  /** The latest poll of an agent of {@code backend} on this node within {@code window}. */
+  private Optional<Instant> seenHere(String backend, Instant now, Duration window) {
+    ConcurrentHashMap<String, Instant> here = seenHere.get(backend);
+    if (here == null) {
+      return Optional.empty();
+    }
+    Instant oldest = now.minus(window);
+    Instant latest = null;
+    for (Instant time : here.values()) {
+      if (!time.isBefore(oldest) && (latest == null || time.isAfter(latest))) {
+        latest = time;
+      }
+    }
+    return Optional.ofNullable(latest);
   }
 
   /** Drops write bookkeeping without news for a minute (agents that went away without a goodbye). */
   void prune(Instant now) {
     Instant oldest = now.minus(FORGET);
+    for (ConcurrentHashMap<String, Instant> here : seenHere.values()) {
+      here.values().removeIf(time -> time.isBefore(oldest));
+    }
+    leftHere.values().removeIf(time -> time.isBefore(Instant.now().minus(FORGET)));
     seenWritten.values().removeIf(time -> time.isBefore(oldest));
     usedWritten.values().removeIf(time -> time.isBefore(oldest));
     seenRead.values().removeIf(read -> read.at().isBefore(oldest));
@@ -160,6 +202,10 @@ final class AgentPresence {
     Set<OpenPoll> open = polling.get(backend);
     if (open != null && !open.isEmpty()) {
       return Optional.of(now); // an agent polls this very node
+    }
+    Optional<Instant> here = seenHere(backend, now, window);
+    if (here.isPresent()) {
+      return here; // an agent polled this node a moment ago (between two of its polls)
     }
     Read read = seenRead.get(backend);
     if (read != null

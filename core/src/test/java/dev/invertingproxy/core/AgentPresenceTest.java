@@ -120,6 +120,17 @@ class AgentPresenceTest {
   }
 
   @Test
+  void anAgentThatPolledThisNodeAMomentAgoCountsBetweenItsPolls() {
+    CountingRegistry registry = new CountingRegistry();
+    AgentPresence presence = new AgentPresence(registry);
+    presence.seen("b1", "a1", T0);
+    presence.seen("b1", "a1", T0.plusMillis(400)); // coalesced: not written to the registry
+    registry.seen.clear(); // and the store lost the first one (Redis restarted empty)
+    assertThat(presence.lastSeen("b1", T0.plusSeconds(20), WINDOW)).contains(T0.plusMillis(400));
+    assertThat(registry.seenReads).hasValue(0);
+  }
+
+  @Test
   void aBackendPolledOnThisNodeIsSeenWithoutAsking() {
     CountingRegistry registry = new CountingRegistry();
     AgentPresence presence = new AgentPresence(registry);
@@ -157,6 +168,8 @@ class AgentPresenceTest {
     assertThat(presence.lastSeen("b1", T0.plusMillis(300), WINDOW)).isEmpty();
     assertThat(open).isCancelled();
     presence.pollEnded("b1", poll); // noticed later
+    presence.seen("b1", "a1", T0.plusMillis(350)); // a late record of its poll: ignored here too
+    assertThat(presence.lastSeen("b1", T0.plusMillis(360), WINDOW)).isEmpty();
     presence.pollStarted("b1", "a2", new CompletableFuture<>()); // another agent polls here
     assertThat(presence.lastSeen("b1", T0.plusMillis(400), WINDOW)).contains(T0.plusMillis(400));
   }
