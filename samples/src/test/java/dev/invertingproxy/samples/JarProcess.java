@@ -26,6 +26,9 @@ final class JarProcess implements AutoCloseable {
   static final Path JAR =
       Path.of(System.getProperty("samples.jar", "target/inverting-proxy.jar")).toAbsolutePath();
   private static final String EOF = "\u0000EOF";
+  /** Environment variables whose options a JVM picks up, saying so on stderr. */
+  private static final List<String> JVM_OPTION_VARIABLES =
+      List.of("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS");
 
   private final String name;
   private final Process process;
@@ -105,6 +108,11 @@ final class JarProcess implements AutoCloseable {
     command.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().remove("INVERTING_PROXY_AGENT_TOKEN");
+    // The JVM announces these on stderr ("Picked up JAVA_TOOL_OPTIONS: ..."), and tests compare
+    // stderr; the options the child needs are on its command line.
+    for (String variable : JVM_OPTION_VARIABLES) {
+      builder.environment().remove(variable);
+    }
     return new JarProcess(String.join(" ", args), builder.start());
   }
 
