@@ -76,8 +76,9 @@ final class AgentCommand implements Callable<Integer> {
       defaultValue = "0",
       converter = GoDuration.Converter.class,
       description =
-          "Bound on a whole exchange with the backend, body included, as in the Go agent; 0 "
-              + "(the default) means none, so streams and long downloads are never cut.")
+          "Bound on a whole exchange with the backend, body included. 0 (the default) means "
+              + "none here, so streams are never cut (in the Go agent, 0 means the proxy "
+              + "time-out).")
   Duration requestForwardingTimeout;
 
   @Option(

@@ -77,6 +77,16 @@ class CommandLineTest {
   }
 
   @Test
+  void agentHelpSaysWhatZeroMeansForTheForwardingTimeout() {
+    assertThat(execute("agent", "--help")).isZero();
+    assertThat(out.toString().replaceAll("\\s+", " "))
+        .contains(
+            "0 (the default) means none here, so streams are never cut (in the Go agent, 0 means "
+                + "the proxy time-out)")
+        .doesNotContain("as in the Go agent; 0");
+  }
+
+  @Test
   void versionComesFromTheManifestOrSaysDevelopment() {
     assertThat(execute("--version")).isZero();
     assertThat(out.toString()).startsWith("inverting-proxy ");
