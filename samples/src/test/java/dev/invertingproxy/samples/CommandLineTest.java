@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -286,6 +287,28 @@ class CommandLineTest {
     assertThat(identity(authenticator, "laptop-agent")).isEmpty();
     assertThat(identity(authenticator, "bGFwdG9w")).isEmpty();
     assertThat(proxy.agentIdentities()).containsExactly("token-1", "token-2", "laptop-agent", "ci-runner");
+  }
+
+  @Test
+  void aByteOrderMarkIsNotPartOfTheFirstIdentity() throws Exception {
+    Path file = temp.resolve("agents-bom");
+    Files.write(
+        file,
+        ("\uFEFFlaptop-agent bGFwdG9w\r\nci-runner Y2k=\r\n").getBytes(StandardCharsets.UTF_8));
+    assertThat(Files.readAllBytes(file)).startsWith(0xEF, 0xBB, 0xBF);
+    ProxyCommand proxy = parse("proxy", "--port", "0", "--agent-token-file", file.toString());
+    proxy.validate();
+    assertThat(proxy.agentIdentities()).containsExactly("laptop-agent", "ci-runner");
+    assertThat(identity(proxy.authenticator(), "bGFwdG9w")).contains("laptop-agent");
+    assertThat(identity(proxy.authenticator(), "Y2k=")).contains("ci-runner");
+
+    Path commentFirst = temp.resolve("agents-bom-comment");
+    Files.write(
+        commentFirst, "\uFEFF# IDENTITY TOKEN\nlaptop-agent abc\n".getBytes(StandardCharsets.UTF_8));
+    ProxyCommand commented =
+        parse("proxy", "--port", "0", "--agent-token-file", commentFirst.toString());
+    commented.validate(); // the first line is still a comment
+    assertThat(commented.agentIdentities()).containsExactly("laptop-agent");
   }
 
   @Test
