@@ -184,8 +184,12 @@ final class AgentCommand implements Callable<Integer> {
     if (proxyTimeout.isZero()) {
       throw usage("Invalid value for option '--proxy-timeout': must be more than 0");
     }
-    if (token != null && token.isBlank()) {
-      throw usage("Invalid value for option '--token': empty token");
+    if (token != null && token.isBlank() && !environmentTokenOverridden()) {
+      throw usage(
+          tokenFromEnvironment()
+              ? ProxyCommand.TOKEN_VARIABLE
+                  + " is set but empty: unset it, or set it to the agent's token"
+              : "Invalid value for option '--token': empty token");
     }
     if (tokenFile != null && spec.commandLine().getParseResult().hasMatchedOption("--token")) {
       throw usage(
@@ -194,12 +198,17 @@ final class AgentCommand implements Callable<Integer> {
     }
   }
 
+  /** Whether the token came from INVERTING_PROXY_AGENT_TOKEN (the default of --token). */
+  private boolean tokenFromEnvironment() {
+    return token != null && !spec.commandLine().getParseResult().hasMatchedOption("--token");
+  }
+
   /**
    * Whether the token came from INVERTING_PROXY_AGENT_TOKEN while --token-file was given: the
    * file wins (a flag given is more specific than the environment).
    */
   private boolean environmentTokenOverridden() {
-    return tokenFile != null && token != null;
+    return tokenFile != null && tokenFromEnvironment();
   }
 
   @Override

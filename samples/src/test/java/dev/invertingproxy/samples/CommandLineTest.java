@@ -248,7 +248,11 @@ class CommandLineTest {
   void anonymousAndTokensExcludeEachOther() {
     assertThat(execute("proxy", "--port", "0", "--allow-anonymous-agents", "--agent-token", "t"))
         .isEqualTo(2);
-    assertThat(err.toString()).contains("--allow-anonymous-agents and --agent-token exclude each other");
+    assertThat(err.toString())
+        .contains(
+            "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents would "
+                + "make the tokens pointless")
+        .doesNotContain("INVERTING_PROXY_AGENT_TOKEN");
   }
 
   @Test

@@ -47,7 +47,13 @@ final class JarProcess implements AutoCloseable {
   }
 
   static JarProcess start(String... args) throws IOException {
-    return start(List.of(), args);
+    return start(List.of(), Map.of(), args);
+  }
+
+  /** Like {@link #start(String...)} with {@code environment} added to the child's. */
+  static JarProcess startWithEnvironment(Map<String, String> environment, String... args)
+      throws IOException {
+    return start(List.of(), environment, args);
   }
 
   /**
@@ -57,7 +63,9 @@ final class JarProcess implements AutoCloseable {
    */
   static JarProcess startIsolated(String... args) throws IOException {
     return start(
-        List.of("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"), args);
+        List.of("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"),
+        Map.of(),
+        args);
   }
 
   /** Whether {@link #startIsolated} works here (Linux, root, {@code unshare} and {@code ip}). */
@@ -95,7 +103,8 @@ final class JarProcess implements AutoCloseable {
     return new JarProcess(command, builder.start());
   }
 
-  private static JarProcess start(List<String> prefix, String... args) throws IOException {
+  private static JarProcess start(
+      List<String> prefix, Map<String, String> environment, String... args) throws IOException {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(JAR + " is missing; run 'mvn package' (the ITs need the jar)");
     }
@@ -113,6 +122,7 @@ final class JarProcess implements AutoCloseable {
     for (String variable : JVM_OPTION_VARIABLES) {
       builder.environment().remove(variable);
     }
+    builder.environment().putAll(environment);
     return new JarProcess(String.join(" ", args), builder.start());
   }
 

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The packaged jar refuses bad configuration at start, clearly and with a non-zero exit. */
@@ -98,6 +99,56 @@ class StartupFailureIT {
       assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
       assertThat(agent.stderr())
           .startsWith("--token and --token-file exclude each other")
+          .contains("Usage: inverting-proxy agent");
+    }
+  }
+
+  @Test
+  void anonymousAgentsWithTheTokenInTheEnvironmentNamesTheVariable() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.startWithEnvironment(
+            Map.of("INVERTING_PROXY_AGENT_TOKEN", "env-s3cret"),
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--allow-anonymous-agents")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(proxy.stderr())
+          .startsWith(
+              "--allow-anonymous-agents and an agent token exclude each other, and the "
+                  + "environment variable INVERTING_PROXY_AGENT_TOKEN holds one: anonymous agents "
+                  + "would make it pointless (unset the variable, or drop "
+                  + "--allow-anonymous-agents)\n")
+          .doesNotContain("--agent-token exclude")
+          .doesNotContain("env-s3cret");
+      assertThat(proxy.stdout()).isEmpty();
+    }
+  }
+
+  @Test
+  void tokenInTheEnvironmentIsNamedAsSuchWhenItClashes() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.startWithEnvironment(
+            Map.of("INVERTING_PROXY_AGENT_TOKEN", "env-s3cret"),
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--admin-token", "env-s3cret")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(proxy.stderr())
+          .startsWith(
+              "Invalid value for option '--admin-token': the same token is the agent token in "
+                  + "the environment variable INVERTING_PROXY_AGENT_TOKEN; an agent must not be "
+                  + "an admin\n")
+          .doesNotContain("env-s3cret");
+    }
+  }
+
+  @Test
+  void emptyTokenVariableIsNamed() throws Exception {
+    try (JarProcess agent =
+        JarProcess.startWithEnvironment(
+            Map.of("INVERTING_PROXY_AGENT_TOKEN", ""),
+            "agent", "--proxy", "http://127.0.0.1:9/", "--backend", "b")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "INVERTING_PROXY_AGENT_TOKEN is set but empty: unset it, or set it to the agent's "
+                  + "token\n")
           .contains("Usage: inverting-proxy agent");
     }
   }
