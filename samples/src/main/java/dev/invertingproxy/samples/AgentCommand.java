@@ -43,7 +43,8 @@ final class AgentCommand implements Callable<Integer> {
       paramLabel = "URL",
       description =
           "The proxy's base URL, ending with '/': agent calls go to URL + agent/pending etc. "
-              + "For 'inverting-proxy proxy' that is http://HOST:PORT/.")
+              + "For 'inverting-proxy proxy' that is http://HOST:PORT/. No user:password@ in "
+              + "it: use --token or --token-file.")
   String proxy;
 
   @Option(
@@ -117,8 +118,16 @@ final class AgentCommand implements Callable<Integer> {
               + "token, say). Instead of --token (and of INVERTING_PROXY_AGENT_TOKEN).")
   java.nio.file.Path tokenFile;
 
-  /** The proxy's base URL, checked; a missing trailing '/' is added. */
+  /**
+   * The proxy's base URL, checked; a missing trailing '/' is added. Credentials in it are refused
+   * (they would be printed and logged with the URL), and no message repeats a query or fragment.
+   */
   URI proxyUrl() {
+    if (Secrets.userInfo(proxy).isPresent()) {
+      throw usage(
+          "Invalid value for option '--proxy': credentials in the URL are not supported; use "
+              + "--token or --token-file");
+    }
     if (!proxy.contains("://") && HOST_FIRST.matcher(proxy).matches()) {
       throw usage(
           "Invalid value for option '--proxy': '"
@@ -132,7 +141,11 @@ final class AgentCommand implements Callable<Integer> {
     try {
       uri = new URI(proxy);
     } catch (URISyntaxException e) {
-      throw usage("Invalid value for option '--proxy': " + e.getMessage());
+      // not e.getMessage(): it repeats the whole input, a token in the query included
+      throw usage(
+          "Invalid value for option '--proxy': not a URL: "
+              + e.getReason()
+              + (e.getIndex() >= 0 ? " at index " + e.getIndex() : ""));
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
@@ -142,7 +155,9 @@ final class AgentCommand implements Callable<Integer> {
               + "' is not an absolute http:// or https:// URL such as http://proxy.example:8080/");
     }
     if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
-      throw usage("Invalid value for option '--proxy': '" + proxy + "' has a query or fragment");
+      throw usage(
+          "Invalid value for option '--proxy': the URL has a query or fragment (not shown); give "
+              + "the proxy's base URL, such as http://proxy.example:8080/");
     }
     if (!uri.getRawPath().endsWith("/")) {
       uri = URI.create(proxy + "/");
@@ -152,6 +167,10 @@ final class AgentCommand implements Callable<Integer> {
 
   /** The backend, {@code http://HOST:PORT}, checked. */
   URI backendUrl() {
+    if (Secrets.userInfo(host).isPresent()) {
+      throw usage(
+          "Invalid value for option '--host': credentials are not supported; give HOST:PORT");
+    }
     if (host.contains("://")) {
       throw usage(
           "Invalid value for option '--host': '"

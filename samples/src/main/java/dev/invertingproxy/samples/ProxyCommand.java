@@ -227,7 +227,9 @@ final class ProxyCommand implements Callable<Integer> {
     try {
       Providers.storageUri(storage);
     } catch (IllegalArgumentException e) {
-      throw usage("Invalid value for option '--storage': " + e.getMessage());
+      throw usage(
+          "Invalid value for option '--storage': "
+              + Secrets.withoutUserInfo(e.getMessage(), storage.trim()));
     }
   }
 
@@ -339,7 +341,7 @@ final class ProxyCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw usage(
           "Invalid value for option '--agent-jwks-url': an absolute http(s) URL is needed, not '"
-              + agentJwksUrl
+              + Secrets.withoutUserInfo(agentJwksUrl, agentJwksUrl)
               + "'");
     }
     if (agentIssuer.isBlank()) {
@@ -430,6 +432,8 @@ final class ProxyCommand implements Callable<Integer> {
                 .build();
       } catch (StorageException e) {
         throw storageFailure(e);
+      } catch (RuntimeException e) {
+        throw withoutStoragePassword(e);
       }
       lifecycle.started("proxy engine", engine::close);
       if (allowAnonymousAgents) {
@@ -494,23 +498,40 @@ final class ProxyCommand implements Callable<Integer> {
   }
 
   /**
-   * The storage could not be opened: for Redis, {@code cannot reach Redis at HOST:PORT: REASON}
-   * (the URI's password never shown), else the failure as it is.
+   * The storage could not be opened: for Redis, {@code cannot reach Redis at HOST:PORT: REASON},
+   * else the failure as it is; the URI's user-info (its password) is never shown.
    */
-  Exception storageFailure(StorageException failure) {
+  RuntimeException storageFailure(StorageException failure) {
     URI uri;
     try {
       uri = new URI(storage);
     } catch (URISyntaxException e) {
-      return failure;
+      return withoutStoragePassword(failure);
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.startsWith("redis") || uri.getHost() == null) {
-      return failure;
+      return withoutStoragePassword(failure);
     }
     String where = uri.getHost() + ":" + (uri.getPort() == -1 ? DEFAULT_REDIS_PORT : uri.getPort());
-    return new IllegalStateException(
-        "cannot reach Redis at " + where + ": " + reason(failure), failure);
+    return withoutStoragePassword(
+        new IllegalStateException(
+            "cannot reach Redis at " + where + ": " + reason(failure), failure));
+  }
+
+  /**
+   * {@code failure} if its message does not show the user-info (the password) of {@code
+   * --storage}, else a failure saying the same with {@code ***} in its place: the storage provider
+   * may repeat the URI (a bad database number, an unknown scheme).
+   */
+  RuntimeException withoutStoragePassword(RuntimeException failure) {
+    String message = failure.getMessage();
+    String redacted = Secrets.withoutUserInfo(message, storage.trim());
+    if (message == null || message.equals(redacted)) {
+      return failure;
+    }
+    IllegalStateException safe = new IllegalStateException(redacted);
+    safe.setStackTrace(failure.getStackTrace());
+    return safe;
   }
 
   /** Why a connection failed, in a few words: the most telling cause. */

@@ -118,6 +118,68 @@ class CommandLineTest {
   }
 
   @Test
+  void misspelledFlagIsNamedWithoutTheValueAfterIt() {
+    assertThat(execute("proxy", "--port", "0", "--agent-tokn", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Unknown option: '--agent-tokn'" + System.lineSeparator())
+        .contains("Possible solutions: --agent-token")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    // also when another failure is reported next to it
+    assertThat(execute("proxy", "--agent-tokn", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Unknown option: '--agent-tokn'")
+        .contains("Missing required option: '--port=N'")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "-token", "s3cret-value", "--nope=s3cret-too")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Unknown options: '-token', '--nope'")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("--token", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unknown option: '--token'").doesNotContain("s3cret");
+  }
+
+  @Test
+  void valueAttachedToAMisspelledFlagIsNotShown() {
+    assertThat(execute("proxy", "--port", "0", "--admin-tokn=s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Unknown option: '--admin-tokn'" + System.lineSeparator())
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void strayArgumentsAreCountedNotShown() {
+    assertThat(execute("proxy", "--port", "0", "--agent-token", "t", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Unexpected argument (not shown, as it may be a secret): give options only, such as "
+                + "--name VALUE")
+        .contains("Usage: inverting-proxy proxy")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "s3cret-1", "s3cret-2"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("2 unexpected arguments (not shown, as they may be secrets)")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void valueGivenToASwitchIsNotShown() {
+    assertThat(execute("proxy", "--port", "0", "--allow-anonymous-agents=s3cret-value"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--allow-anonymous-agents': a switch takes no value (the "
+                + "value given is not shown); write --allow-anonymous-agents alone")
+        .doesNotContain("s3cret");
+    ProxyCommand explicit = parse("proxy", "--port", "0", "--access-log=true");
+    assertThat(explicit.accessLog).isTrue(); // =true and =false still work
+  }
+
+  @Test
   void missingRequiredFlagExitsTwo() {
     assertThat(execute("proxy", "--bind", "127.0.0.1")).isEqualTo(2);
     assertThat(err.toString()).contains("Missing required option: '--port=N'");
@@ -509,6 +571,23 @@ class CommandLineTest {
   }
 
   @Test
+  void storagePasswordIsNotShownInUsageErrors() {
+    assertThat(execute("proxy", "--port", "0", "--storage", "redis://:s3cret pw@127.0.0.1:6379"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--storage': Illegal character in authority at index 8: "
+                + "redis://***@127.0.0.1:6379")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("proxy", "--port", "0", "--storage", ":s3cret@127.0.0.1:6379")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--storage'")
+        .contains("***@127.0.0.1:6379")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
   void storageWithoutSchemeIsAUsageError() {
     assertThat(execute("proxy", "--port", "0", "--storage", "localhost")).isEqualTo(2);
     assertThat(err.toString()).contains("Invalid value for option '--storage'").contains("scheme");
@@ -570,6 +649,55 @@ class CommandLineTest {
       assertThatThrownBy(agent::validate)
           .isInstanceOf(ParameterException.class)
           .hasMessageContaining("'--proxy'");
+    }
+  }
+
+  @Test
+  void credentialsInTheProxyUrlAreRefusedWithoutBeingShown() {
+    for (String url :
+        new String[] {
+          "http://agent:s3cret-pw@proxy.example/",
+          "https://s3cret-token@proxy.example:8443/tunnel/",
+          "agent:s3cret-pw@proxy.example:8080",
+          "http://agent:s3cret pw@proxy.example/"
+        }) {
+      err.getBuffer().setLength(0);
+      assertThat(execute("agent", "--proxy", url, "--backend", "b")).as(url).isEqualTo(2);
+      assertThat(err.toString())
+          .as(url)
+          .startsWith(
+              "Invalid value for option '--proxy': credentials in the URL are not supported; use "
+                  + "--token or --token-file")
+          .doesNotContain("s3cret");
+    }
+    assertThat(out.toString()).isEmpty();
+  }
+
+  @Test
+  void aQueryInTheProxyUrlIsRefusedWithoutBeingShown() {
+    assertThat(execute("agent", "--proxy", "http://p.example/?token=s3cret", "--backend", "b"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Invalid value for option '--proxy': the URL has a query or fragment (not shown)")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "http://p.example/%zz?token=s3cret", "--backend", "b"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Invalid value for option '--proxy': not a URL: Malformed escape pair at index")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void credentialsInTheHostAreRefusedWithoutBeingShown() {
+    for (String host : new String[] {"u:s3cret@backend:80", "http://u:s3cret@backend:80"}) {
+      err.getBuffer().setLength(0);
+      assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "--host", host))
+          .isEqualTo(2);
+      assertThat(err.toString())
+          .startsWith(
+              "Invalid value for option '--host': credentials are not supported; give HOST:PORT")
+          .doesNotContain("s3cret");
     }
   }
 

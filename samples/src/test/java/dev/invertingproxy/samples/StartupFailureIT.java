@@ -51,6 +51,53 @@ class StartupFailureIT {
   }
 
   @Test
+  void redisPasswordIsNotShownWhenTheProviderRepeatsTheUri() throws Exception {
+    for (String storage :
+        new String[] {"redis://:s3cret-pw@127.0.0.1:1/not-a-number", "nosuch://u:s3cret-pw@h/"}) {
+      try (JarProcess proxy =
+          JarProcess.start(
+              "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", "t",
+              "--storage", storage)) {
+        assertThat(proxy.awaitExit(EXIT)).as(storage).isEqualTo(1);
+        assertThat(proxy.stderr())
+            .as(storage)
+            .startsWith("error: ")
+            .contains("://***@")
+            .doesNotContain("s3cret-pw");
+        assertThat(proxy.stdout()).doesNotContain("Listening on");
+      }
+    }
+  }
+
+  @Test
+  void misspelledTokenFlagDoesNotPrintTheToken() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.start("proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-tokn", "s3cret-t")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(proxy.stderr())
+          .startsWith("Unknown option: '--agent-tokn'\n")
+          .contains("Usage: inverting-proxy proxy")
+          .doesNotContain("s3cret");
+      assertThat(proxy.stdout()).isEmpty();
+    }
+  }
+
+  @Test
+  void credentialsInTheProxyUrlAreRefusedAndNotPrinted() throws Exception {
+    try (JarProcess agent =
+        JarProcess.start(
+            "agent", "--proxy", "http://agent:s3cret-pw@127.0.0.1:9/", "--backend", "b")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "Invalid value for option '--proxy': credentials in the URL are not supported; use "
+                  + "--token or --token-file\n")
+          .doesNotContain("s3cret");
+      assertThat(agent.stdout()).isEmpty();
+    }
+  }
+
+  @Test
   void portInUseSaysSoAndSuggestsAnother() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
         JarProcess proxy =
