@@ -2,9 +2,14 @@ package dev.invertingproxy.samples;
 
 import dev.invertingproxy.AgentLoop;
 import dev.invertingproxy.core.DefaultAgentLoop;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -115,7 +120,8 @@ final class AgentCommand implements Callable<Integer> {
       paramLabel = "PATH",
       description =
           "Read the bearer token from this file, again whenever it changes (a rotated OIDC ID "
-              + "token, say). Instead of --token (and of INVERTING_PROXY_AGENT_TOKEN).")
+              + "token, say); it must be readable at start. Instead of --token (and of "
+              + "INVERTING_PROXY_AGENT_TOKEN).")
   java.nio.file.Path tokenFile;
 
   /**
@@ -214,6 +220,34 @@ final class AgentCommand implements Callable<Integer> {
       throw usage(
           "--token and --token-file exclude each other: give the token on the command line or "
               + "in a file, not both");
+    }
+    if (tokenFile != null) {
+      checkTokenFile();
+    }
+  }
+
+  /**
+   * The token file must be there and readable at start (a typo in its path is a usage error, not
+   * an agent that starts and is refused); what it holds is read at each change while running.
+   */
+  private void checkTokenFile() {
+    String problem = null;
+    if (Files.isDirectory(tokenFile)) {
+      problem = "it is a directory";
+    } else {
+      try (InputStream in = Files.newInputStream(tokenFile)) {
+        // opened: readable
+      } catch (NoSuchFileException e) {
+        problem = "no such file";
+      } catch (AccessDeniedException e) {
+        problem = "permission denied";
+      } catch (IOException e) {
+        problem = String.valueOf(e.getMessage());
+      }
+    }
+    if (problem != null) {
+      throw usage(
+          "Invalid value for option '--token-file': cannot read " + tokenFile + ": " + problem);
     }
   }
 

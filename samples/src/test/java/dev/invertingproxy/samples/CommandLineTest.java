@@ -2,6 +2,7 @@ package dev.invertingproxy.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.invertingproxy.Headers;
@@ -728,10 +729,45 @@ class CommandLineTest {
         .contains("--token and --token-file exclude each other")
         .contains("Usage: inverting-proxy agent")
         .doesNotContain("error:");
+  }
+
+  @Test
+  void tokenFileIsCheckedAtStart() throws Exception {
+    Path file = Files.writeString(temp.resolve("agent-token"), "t0k3n\n");
     AgentCommand fileOnly =
-        parse("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", "/run/t");
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", file.toString());
     fileOnly.validate();
-    assertThat(fileOnly.tokenFile).isEqualTo(Path.of("/run/t"));
+    assertThat(fileOnly.tokenFile).isEqualTo(file);
+
+    Path missing = temp.resolve("no-such-token");
+    assertThat(
+            execute("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", missing.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--token-file': cannot read " + missing + ": no such file")
+        .contains("Usage: inverting-proxy agent");
+    assertThat(out.toString()).isEmpty();
+    err.getBuffer().setLength(0);
+    assertThat(
+            execute("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", temp.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--token-file': cannot read " + temp + ": it is a directory");
+  }
+
+  @Test
+  void unreadableTokenFileIsAUsageError() throws Exception {
+    Path file = Files.writeString(temp.resolve("agent-token"), "t0k3n\n");
+    Files.setPosixFilePermissions(file, java.util.Set.of());
+    assumeFalse(Files.isReadable(file), "this user reads any file (root)");
+    assertThat(
+            execute("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", file.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--token-file': cannot read " + file + ": permission denied");
   }
 
   @Test

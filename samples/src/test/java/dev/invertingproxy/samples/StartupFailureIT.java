@@ -201,6 +201,22 @@ class StartupFailureIT {
   }
 
   @Test
+  void missingTokenFileIsAUsageErrorAtStart() throws Exception {
+    try (JarProcess agent =
+        JarProcess.start(
+            "agent", "--proxy", "http://127.0.0.1:9/", "--backend", "b", "--token-file",
+            "/nonexistent/agent-token")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "Invalid value for option '--token-file': cannot read /nonexistent/agent-token: no "
+                  + "such file\n")
+          .contains("Usage: inverting-proxy agent");
+      assertThat(agent.stdout()).doesNotContain("Agent started");
+    }
+  }
+
+  @Test
   void badFlagExitsTwoNamingTheFlag() throws Exception {
     try (JarProcess proxy = JarProcess.start("proxy", "--port", "0", "--bind", "127.0.0.1", "--nope")) {
       assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
