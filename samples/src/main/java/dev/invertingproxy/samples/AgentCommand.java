@@ -29,7 +29,8 @@ import picocli.CommandLine.Spec;
       "Runs an agent beside a private backend: it connects out to the proxy, collects the "
           + "requests parked for its backend ID, forwards them to http://HOST:PORT and posts the "
           + "responses back. Flags as for Google's Go agent. Runs until SIGTERM or Ctrl-C, then "
-          + "finishes the requests in flight.",
+          + "finishes the requests in flight (within --graceful-shutdown-timeout; a second signal "
+          + "stops at once). Exits with 0 if every request finished, 1 if some were cut.",
       ""
     })
 final class AgentCommand implements Callable<Integer> {
@@ -97,6 +98,17 @@ final class AgentCommand implements Callable<Integer> {
               + "${DEFAULT-VALUE}; 0: one request per connection). Keep it below the backend's own "
               + "idle time-out.")
   Duration backendKeepAlive;
+
+  @Option(
+      names = "--graceful-shutdown-timeout",
+      paramLabel = "D",
+      defaultValue = "30s",
+      converter = GoDuration.Converter.class,
+      description =
+          "On SIGTERM or Ctrl-C, how long to wait for the requests in flight to finish after "
+              + "polling stops (default: ${DEFAULT-VALUE}; 0: do not wait). Requests still in "
+              + "flight then are cut, and the agent says so and exits with 1.")
+  Duration gracefulShutdownTimeout;
 
   @Option(
       names = "--forward-user-id",
@@ -305,6 +317,7 @@ final class AgentCommand implements Callable<Integer> {
               .pollTimeout(proxyTimeout)
               .backendTotalTimeout(requestForwardingTimeout)
               .backendKeepAlive(backendKeepAlive)
+              .drainTimeout(gracefulShutdownTimeout)
               .forwardUserId(forwardUserId);
       if (tokenFile != null) {
         builder.proxyHeaders(dev.invertingproxy.core.AgentCredentials.bearerFromFile(tokenFile));
@@ -312,7 +325,8 @@ final class AgentCommand implements Callable<Integer> {
         builder.bearerToken(token);
       }
       agent = builder.build();
-      lifecycle.started("agent", agent::close);
+      DefaultAgentLoop started = agent;
+      lifecycle.started("agent", () -> stop(started));
       agent.start();
     } catch (Exception e) {
       lifecycle.abort();
@@ -330,6 +344,22 @@ final class AgentCommand implements Callable<Integer> {
     watch.setDaemon(true);
     watch.start();
     return lifecycle.awaitStop() ? 0 : 1;
+  }
+
+  /**
+   * Stops the agent, waiting up to --graceful-shutdown-timeout for the requests in flight.
+   *
+   * @throws Lifecycle.IncompleteStop if some were cut (their clients get no complete response)
+   */
+  private void stop(DefaultAgentLoop agent) throws Lifecycle.IncompleteStop {
+    if (!agent.close(gracefulShutdownTimeout)) {
+      throw new Lifecycle.IncompleteStop(
+          gracefulShutdownTimeout.isZero()
+              ? "requests in flight were cut (--graceful-shutdown-timeout 0: no wait)"
+              : "requests still in flight after --graceful-shutdown-timeout "
+                  + GoDuration.format(gracefulShutdownTimeout)
+                  + " were cut");
+    }
   }
 
   /** Prints a line whenever the agent's connection to the proxy comes or goes. */

@@ -25,7 +25,23 @@ final class Lifecycle {
   /** Something to stop. */
   @FunctionalInterface
   interface Stoppable {
+    /**
+     * Stops it.
+     *
+     * @throws IncompleteStop if it stopped but lost something (requests cut): one {@code error:}
+     *     line with the message, and the stop is not clean
+     * @throws Exception if it could not be stopped
+     */
     void stop() throws Exception;
+  }
+
+  /** Something stopped, but not cleanly; the message says what was lost. */
+  static final class IncompleteStop extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    IncompleteStop(String message) {
+      super(message, null, false, false);
+    }
   }
 
   private record Entry(String name, Stoppable stoppable) {}
@@ -122,6 +138,9 @@ final class Lifecycle {
       Entry entry = started.pop();
       try {
         entry.stoppable().stop();
+      } catch (IncompleteStop e) {
+        clean = false;
+        err.println("error: " + e.getMessage());
       } catch (Exception e) {
         clean = false;
         err.println("error: could not stop the " + entry.name() + ": " + e);

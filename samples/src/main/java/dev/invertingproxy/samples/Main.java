@@ -23,8 +23,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * JVM), {@code proxy} (the stand-alone proxy) and {@code agent} (the stand-alone agent).
  *
  * <p>Exit codes: 0 after {@code --help} or a clean stop (SIGTERM or Ctrl-C), 2 for a bad command
- * line (the message and the usage go to stderr), 1 if the command failed or something could not be
- * stopped ({@code error:} lines on stderr).
+ * line (the message and the usage go to stderr), 1 if the command failed, something could not be
+ * stopped, the agent cut requests still in flight when stopping, or a second signal ended a stop
+ * ({@code error:} lines on stderr).
  */
 @Command(
     name = "inverting-proxy",

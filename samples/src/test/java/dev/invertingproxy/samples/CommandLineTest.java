@@ -604,6 +604,7 @@ class CommandLineTest {
     assertThat(agent.backendUrl()).isEqualTo(URI.create("http://localhost:8080"));
     assertThat(agent.proxyTimeout).isEqualTo(Duration.ofSeconds(60));
     assertThat(agent.requestForwardingTimeout).isZero();
+    assertThat(agent.gracefulShutdownTimeout).isEqualTo(Duration.ofSeconds(30));
     assertThat(agent.forwardUserId).isFalse();
     assertThat(agent.token).isNull();
   }
@@ -633,6 +634,29 @@ class CommandLineTest {
     }
     AgentCommand defaults = parse("agent", "--proxy", "http://p/", "--backend", "b");
     assertThat(defaults.backendKeepAlive).isEqualTo(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void gracefulShutdownTimeoutIsAGoDuration() {
+    AgentCommand agent =
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--graceful-shutdown-timeout", "1m30s");
+    assertThat(agent.gracefulShutdownTimeout).isEqualTo(Duration.ofSeconds(90));
+    AgentCommand noWait =
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--graceful-shutdown-timeout=0");
+    assertThat(noWait.gracefulShutdownTimeout).isZero();
+    assertThat(
+            execute(
+                "agent", "--proxy", "http://p/", "--backend", "b", "--graceful-shutdown-timeout",
+                "30"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--graceful-shutdown-timeout'")
+        .contains("missing unit in duration \"30\"");
+    assertThat(execute("agent", "--help")).isZero();
+    assertThat(out.toString().replaceAll("\\s+", " "))
+        .contains("--graceful-shutdown-timeout=D")
+        .contains("(default: 30s; 0: do not wait)")
+        .contains("exits with 1");
   }
 
   @Test
