@@ -30,8 +30,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Stopping the packaged agent while a request is in flight: it finishes within {@code
- * --graceful-shutdown-timeout} (exit 0), or is cut after it (exit 1 and an {@code error:} line).
- * The proxy and the backend run in this JVM, on 127.0.0.1; the agent is a process of its own.
+ * --graceful-shutdown-timeout} (exit 0), or is cut after it (exit 1 and an {@code error:} line),
+ * or a second signal cuts it at once (exit 1). The proxy and the backend run in this JVM, on
+ * 127.0.0.1; the agent is a process of its own.
  */
 class AgentShutdownIT {
   private static final String TOKEN = "shutdown-it-token-3b7e";
@@ -140,6 +141,28 @@ class AgentShutdownIT {
           .contains("Stopping ...")
           .doesNotContain("error")
           .doesNotContain("aborted");
+    }
+  }
+
+  @Test
+  void aSecondSignalStopsAtOnceWithExitCodeOne() throws Exception {
+    try (JarProcess agent = startAgent("--graceful-shutdown-timeout", "2m")) {
+      slowRequestInFlight();
+      agent.terminate();
+      agent.awaitStderr("Stopping ...", Duration.ofSeconds(10));
+      Thread.sleep(300); // into the drain, which would take up to 2 minutes
+      long started = System.nanoTime();
+      agent.terminate();
+      int exit = agent.awaitExit(Duration.ofSeconds(20));
+      Duration took = Duration.ofNanos(System.nanoTime() - started);
+
+      assertThat(exit).as(agent.transcript()).isEqualTo(1);
+      assertThat(agent.stderr())
+          .as(agent.transcript())
+          .contains(
+              "error: stopped at once by a second signal; requests still in flight were cut\n")
+          .containsOnlyOnce("error:");
+      assertThat(took).as(agent.transcript()).isLessThan(Duration.ofSeconds(5));
     }
   }
 

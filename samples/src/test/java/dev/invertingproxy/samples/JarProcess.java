@@ -193,6 +193,33 @@ final class JarProcess implements AutoCloseable {
   }
 
   /**
+   * Waits until stderr contains {@code text}; fails if the process ends or the time is up first.
+   */
+  void awaitStderr(String text, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (err.indexOf(text) < 0) {
+      if (!process.isAlive()) {
+        drained();
+        if (err.indexOf(text) >= 0) {
+          return;
+        }
+        throw new AssertionError(
+            "the process ended without '" + text + "' on stderr\n" + transcript());
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError(
+            "no '" + text + "' on stderr within " + timeout.toSeconds() + " s\n" + transcript());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /** Sends SIGTERM and returns at once (see {@link #stop}). */
+  void terminate() {
+    process.toHandle().destroy();
+  }
+
+  /**
    * Sends SIGTERM and returns the exit code once it has stopped (bounded). Through the process's
    * handle: {@link Process#destroy()} would also close our ends of its stdout and stderr, and what
    * it prints while stopping would be lost.
