@@ -146,6 +146,11 @@ final class AgentCommand implements Callable<Integer> {
           "Invalid value for option '--proxy': credentials in the URL are not supported; use "
               + "--token or --token-file");
     }
+    if (proxy.contains("?") || proxy.contains("#")) {
+      throw usage(
+          "Invalid value for option '--proxy': the URL has a query or fragment (not shown); give "
+              + "the proxy's base URL, such as http://proxy.example:8080/");
+    }
     if (!proxy.contains("://") && HOST_FIRST.matcher(proxy).matches()) {
       throw usage(
           "Invalid value for option '--proxy': '"
@@ -171,11 +176,6 @@ final class AgentCommand implements Callable<Integer> {
           "Invalid value for option '--proxy': '"
               + proxy
               + "' is not an absolute http:// or https:// URL such as http://proxy.example:8080/");
-    }
-    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
-      throw usage(
-          "Invalid value for option '--proxy': the URL has a query or fragment (not shown); give "
-              + "the proxy's base URL, such as http://proxy.example:8080/");
     }
     if (!uri.getRawPath().endsWith("/")) {
       uri = URI.create(proxy + "/");

@@ -705,8 +705,20 @@ class CommandLineTest {
     assertThat(err.toString())
         .startsWith("Invalid value for option '--proxy': the URL has a query or fragment (not shown)")
         .doesNotContain("s3cret");
+    for (String url :
+        new String[] {
+          "http://p.example/%zz?token=s3cret", "ftp://p.example/?token=s3cret",
+          "p.example/?token=s3cret", "http://p.example/#s3cret"
+        }) {
+      err.getBuffer().setLength(0);
+      assertThat(execute("agent", "--proxy", url, "--backend", "b")).as(url).isEqualTo(2);
+      assertThat(err.toString())
+          .as(url)
+          .startsWith("Invalid value for option '--proxy': the URL has a query or fragment")
+          .doesNotContain("s3cret");
+    }
     err.getBuffer().setLength(0);
-    assertThat(execute("agent", "--proxy", "http://p.example/%zz?token=s3cret", "--backend", "b"))
+    assertThat(execute("agent", "--proxy", "http://p.example/%zz/s3cret/", "--backend", "b"))
         .isEqualTo(2);
     assertThat(err.toString())
         .startsWith("Invalid value for option '--proxy': not a URL: Malformed escape pair at index")
