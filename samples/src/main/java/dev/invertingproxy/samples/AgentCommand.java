@@ -2,9 +2,14 @@ package dev.invertingproxy.samples;
 
 import dev.invertingproxy.AgentLoop;
 import dev.invertingproxy.core.DefaultAgentLoop;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -24,7 +29,8 @@ import picocli.CommandLine.Spec;
       "Runs an agent beside a private backend: it connects out to the proxy, collects the "
           + "requests parked for its backend ID, forwards them to http://HOST:PORT and posts the "
           + "responses back. Flags as for Google's Go agent. Runs until SIGTERM or Ctrl-C, then "
-          + "finishes the requests in flight.",
+          + "finishes the requests in flight (within --graceful-shutdown-timeout; a second signal "
+          + "stops at once). Exits with 0 if every request finished, 1 if some were cut.",
       ""
     })
 final class AgentCommand implements Callable<Integer> {
@@ -43,7 +49,8 @@ final class AgentCommand implements Callable<Integer> {
       paramLabel = "URL",
       description =
           "The proxy's base URL, ending with '/': agent calls go to URL + agent/pending etc. "
-              + "For 'inverting-proxy proxy' that is http://HOST:PORT/.")
+              + "For 'inverting-proxy proxy' that is http://HOST:PORT/. No user:password@ in "
+              + "it: use --token or --token-file.")
   String proxy;
 
   @Option(
@@ -76,8 +83,9 @@ final class AgentCommand implements Callable<Integer> {
       defaultValue = "0",
       converter = GoDuration.Converter.class,
       description =
-          "Bound on a whole exchange with the backend, body included, as in the Go agent; 0 "
-              + "(the default) means none, so streams and long downloads are never cut.")
+          "Bound on a whole exchange with the backend, body included. 0 (the default) means "
+              + "none here, so streams are never cut (in the Go agent, 0 means the proxy "
+              + "time-out).")
   Duration requestForwardingTimeout;
 
   @Option(
@@ -90,6 +98,17 @@ final class AgentCommand implements Callable<Integer> {
               + "${DEFAULT-VALUE}; 0: one request per connection). Keep it below the backend's own "
               + "idle time-out.")
   Duration backendKeepAlive;
+
+  @Option(
+      names = "--graceful-shutdown-timeout",
+      paramLabel = "D",
+      defaultValue = "30s",
+      converter = GoDuration.Converter.class,
+      description =
+          "On SIGTERM or Ctrl-C, how long to wait for the requests in flight to finish after "
+              + "polling stops (default: ${DEFAULT-VALUE}; 0: do not wait). Requests still in "
+              + "flight then are cut, and the agent says so and exits with 1.")
+  Duration gracefulShutdownTimeout;
 
   @Option(
       names = "--forward-user-id",
@@ -113,11 +132,25 @@ final class AgentCommand implements Callable<Integer> {
       paramLabel = "PATH",
       description =
           "Read the bearer token from this file, again whenever it changes (a rotated OIDC ID "
-              + "token, say). Instead of --token (and of INVERTING_PROXY_AGENT_TOKEN).")
+              + "token, say); it must be readable at start. Instead of --token (and of "
+              + "INVERTING_PROXY_AGENT_TOKEN).")
   java.nio.file.Path tokenFile;
 
-  /** The proxy's base URL, checked; a missing trailing '/' is added. */
+  /**
+   * The proxy's base URL, checked; a missing trailing '/' is added. Credentials in it are refused
+   * (they would be printed and logged with the URL), and no message repeats a query or fragment.
+   */
   URI proxyUrl() {
+    if (Secrets.userInfo(proxy).isPresent()) {
+      throw usage(
+          "Invalid value for option '--proxy': credentials in the URL are not supported; use "
+              + "--token or --token-file");
+    }
+    if (proxy.contains("?") || proxy.contains("#")) {
+      throw usage(
+          "Invalid value for option '--proxy': the URL has a query or fragment (not shown); give "
+              + "the proxy's base URL, such as http://proxy.example:8080/");
+    }
     if (!proxy.contains("://") && HOST_FIRST.matcher(proxy).matches()) {
       throw usage(
           "Invalid value for option '--proxy': '"
@@ -131,7 +164,11 @@ final class AgentCommand implements Callable<Integer> {
     try {
       uri = new URI(proxy);
     } catch (URISyntaxException e) {
-      throw usage("Invalid value for option '--proxy': " + e.getMessage());
+      // not e.getMessage(): it repeats the whole input, a token in the query included
+      throw usage(
+          "Invalid value for option '--proxy': not a URL: "
+              + e.getReason()
+              + (e.getIndex() >= 0 ? " at index " + e.getIndex() : ""));
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     if (!(scheme.equals("http") || scheme.equals("https")) || uri.getHost() == null) {
@@ -139,9 +176,6 @@ final class AgentCommand implements Callable<Integer> {
           "Invalid value for option '--proxy': '"
               + proxy
               + "' is not an absolute http:// or https:// URL such as http://proxy.example:8080/");
-    }
-    if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
-      throw usage("Invalid value for option '--proxy': '" + proxy + "' has a query or fragment");
     }
     if (!uri.getRawPath().endsWith("/")) {
       uri = URI.create(proxy + "/");
@@ -151,6 +185,10 @@ final class AgentCommand implements Callable<Integer> {
 
   /** The backend, {@code http://HOST:PORT}, checked. */
   URI backendUrl() {
+    if (Secrets.userInfo(host).isPresent()) {
+      throw usage(
+          "Invalid value for option '--host': credentials are not supported; give HOST:PORT");
+    }
     if (host.contains("://")) {
       throw usage(
           "Invalid value for option '--host': '"
@@ -183,14 +221,51 @@ final class AgentCommand implements Callable<Integer> {
     if (proxyTimeout.isZero()) {
       throw usage("Invalid value for option '--proxy-timeout': must be more than 0");
     }
-    if (token != null && token.isBlank()) {
-      throw usage("Invalid value for option '--token': empty token");
+    if (token != null && token.isBlank() && !environmentTokenOverridden()) {
+      throw usage(
+          tokenFromEnvironment()
+              ? ProxyCommand.TOKEN_VARIABLE
+                  + " is set but empty: unset it, or set it to the agent's token"
+              : "Invalid value for option '--token': empty token");
     }
     if (tokenFile != null && spec.commandLine().getParseResult().hasMatchedOption("--token")) {
       throw usage(
           "--token and --token-file exclude each other: give the token on the command line or "
               + "in a file, not both");
     }
+    if (tokenFile != null) {
+      checkTokenFile();
+    }
+  }
+
+  /**
+   * The token file must be there and readable at start (a typo in its path is a usage error, not
+   * an agent that starts and is refused); what it holds is read at each change while running.
+   */
+  private void checkTokenFile() {
+    String problem = null;
+    if (Files.isDirectory(tokenFile)) {
+      problem = "it is a directory";
+    } else {
+      try (InputStream in = Files.newInputStream(tokenFile)) {
+        // opened: readable
+      } catch (NoSuchFileException e) {
+        problem = "no such file";
+      } catch (AccessDeniedException e) {
+        problem = "permission denied";
+      } catch (IOException e) {
+        problem = String.valueOf(e.getMessage());
+      }
+    }
+    if (problem != null) {
+      throw usage(
+          "Invalid value for option '--token-file': cannot read " + tokenFile + ": " + problem);
+    }
+  }
+
+  /** Whether the token came from INVERTING_PROXY_AGENT_TOKEN (the default of --token). */
+  private boolean tokenFromEnvironment() {
+    return token != null && !spec.commandLine().getParseResult().hasMatchedOption("--token");
   }
 
   /**
@@ -198,7 +273,7 @@ final class AgentCommand implements Callable<Integer> {
    * file wins (a flag given is more specific than the environment).
    */
   private boolean environmentTokenOverridden() {
-    return tokenFile != null && token != null;
+    return tokenFile != null && tokenFromEnvironment();
   }
 
   @Override
@@ -242,6 +317,7 @@ final class AgentCommand implements Callable<Integer> {
               .pollTimeout(proxyTimeout)
               .backendTotalTimeout(requestForwardingTimeout)
               .backendKeepAlive(backendKeepAlive)
+              .drainTimeout(gracefulShutdownTimeout)
               .forwardUserId(forwardUserId);
       if (tokenFile != null) {
         builder.proxyHeaders(dev.invertingproxy.core.AgentCredentials.bearerFromFile(tokenFile));
@@ -249,7 +325,8 @@ final class AgentCommand implements Callable<Integer> {
         builder.bearerToken(token);
       }
       agent = builder.build();
-      lifecycle.started("agent", agent::close);
+      DefaultAgentLoop started = agent;
+      lifecycle.started("agent", () -> stop(started));
       agent.start();
     } catch (Exception e) {
       lifecycle.abort();
@@ -267,6 +344,22 @@ final class AgentCommand implements Callable<Integer> {
     watch.setDaemon(true);
     watch.start();
     return lifecycle.awaitStop() ? 0 : 1;
+  }
+
+  /**
+   * Stops the agent, waiting up to --graceful-shutdown-timeout for the requests in flight.
+   *
+   * @throws Lifecycle.IncompleteStop if some were cut (their clients get no complete response)
+   */
+  private void stop(DefaultAgentLoop agent) throws Lifecycle.IncompleteStop {
+    if (!agent.close(gracefulShutdownTimeout)) {
+      throw new Lifecycle.IncompleteStop(
+          gracefulShutdownTimeout.isZero()
+              ? "requests in flight were cut (--graceful-shutdown-timeout 0: no wait)"
+              : "requests still in flight after --graceful-shutdown-timeout "
+                  + GoDuration.format(gracefulShutdownTimeout)
+                  + " were cut");
+    }
   }
 
   /** Prints a line whenever the agent's connection to the proxy comes or goes. */

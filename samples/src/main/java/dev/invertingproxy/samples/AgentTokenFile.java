@@ -16,13 +16,16 @@ import java.util.Map;
  * The proxy's {@code --agent-token-file}: named agent tokens, one {@code IDENTITY TOKEN} pair a
  * line, separated by white space; blank lines and lines starting with {@code #} are ignored. The
  * identity is what a backend record's {@code backendUser} names; an identity may have several
- * tokens (one being rotated out), a token only one identity.
+ * tokens (one being rotated out), a token only one identity. A leading byte-order mark (which some
+ * Windows editors write) is not part of the first line.
  *
  * <p>Messages about the file name the line, never the token.
  */
 final class AgentTokenFile {
   /** One line of the file: {@code identity}, {@code token}, and where it was (1-based). */
   record Entry(String identity, String token, int line) {}
+
+  private static final String BYTE_ORDER_MARK = "\uFEFF";
 
   private AgentTokenFile() {}
 
@@ -49,6 +52,9 @@ final class AgentTokenFile {
               + file
               + ": "
               + (Files.isDirectory(file) ? "it is a directory" : String.valueOf(e.getMessage())));
+    }
+    if (!lines.isEmpty() && lines.get(0).startsWith(BYTE_ORDER_MARK)) {
+      lines.set(0, lines.get(0).substring(BYTE_ORDER_MARK.length()));
     }
     List<Entry> entries = new ArrayList<>();
     Map<String, Integer> lineOfToken = new HashMap<>();

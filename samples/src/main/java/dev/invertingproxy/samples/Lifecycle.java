@@ -19,14 +19,38 @@ import java.util.concurrent.CountDownLatch;
  * every other way the JVM may end (SIGHUP, {@code -Xrs}, a runtime without {@code
  * jdk.unsupported}): it stops everything too, and the JVM's own exit code stands.
  *
+ * <p>A second SIGTERM or SIGINT while the stop is under way (an agent waiting for its requests, say)
+ * ends the JVM at once with exit code 1 and an {@code error:} line: whoever sends it wants the
+ * process gone now, and what was still being stopped is cut off.
+ *
  * <p>This class is thread-safe.
  */
 final class Lifecycle {
   /** Something to stop. */
   @FunctionalInterface
   interface Stoppable {
+    /**
+     * Stops it.
+     *
+     * @throws IncompleteStop if it stopped but lost something (requests cut): one {@code error:}
+     *     line with the message, and the stop is not clean
+     * @throws Exception if it could not be stopped
+     */
     void stop() throws Exception;
   }
+
+  /** Something stopped, but not cleanly; the message says what was lost. */
+  static final class IncompleteStop extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    IncompleteStop(String message) {
+      super(message, null, false, false);
+    }
+  }
+
+  /** Said on stderr when a second signal ends the JVM during a stop. */
+  static final String SECOND_SIGNAL =
+      "error: stopped at once by a second signal; requests still in flight were cut";
 
   private record Entry(String name, Stoppable stoppable) {}
 
@@ -37,6 +61,8 @@ final class Lifecycle {
   private final List<StopSignal> signals = new ArrayList<>();
   private boolean done;
   private boolean clean = true;
+  /** Set once everything is stopped: a signal then is no reason to halt. */
+  private volatile boolean finished;
 
   private Lifecycle(PrintWriter err) {
     this.err = err;
@@ -50,7 +76,7 @@ final class Lifecycle {
     Lifecycle lifecycle = new Lifecycle(err);
     Runtime.getRuntime().addShutdownHook(lifecycle.hook);
     for (String name : new String[] {"TERM", "INT"}) {
-      StopSignal.install(name, lifecycle::requestStop).ifPresent(lifecycle.signals::add);
+      StopSignal.install(name, lifecycle::onSignal).ifPresent(lifecycle.signals::add);
     }
     return lifecycle;
   }
@@ -70,9 +96,23 @@ final class Lifecycle {
     stopRequested.countDown();
   }
 
+  /**
+   * SIGTERM or SIGINT: the first asks for a stop; one during the stop ends the JVM at once
+   * ({@link Runtime#halt}: no shutdown hooks, nothing more is waited for) with exit code 1.
+   */
+  private void onSignal() {
+    if (stopRequested.getCount() == 0 && !finished) {
+      err.println(SECOND_SIGNAL);
+      err.flush();
+      Runtime.getRuntime().halt(1);
+    }
+    requestStop();
+  }
+
   /** Stops everything after a failed start-up; removes the signal handlers and the hook. */
   void abort() {
     stopAll(false);
+    finished = true;
     release();
   }
 
@@ -85,6 +125,7 @@ final class Lifecycle {
   boolean awaitStop() throws InterruptedException {
     stopRequested.await();
     stopAll(true);
+    finished = true;
     release();
     synchronized (this) {
       return clean;
@@ -122,6 +163,9 @@ final class Lifecycle {
       Entry entry = started.pop();
       try {
         entry.stoppable().stop();
+      } catch (IncompleteStop e) {
+        clean = false;
+        err.println("error: " + e.getMessage());
       } catch (Exception e) {
         clean = false;
         err.println("error: could not stop the " + entry.name() + ": " + e);

@@ -2,6 +2,7 @@ package dev.invertingproxy.samples;
 
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine;
@@ -10,7 +11,9 @@ import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.IExecutionExceptionHandler;
 import picocli.CommandLine.IParameterExceptionHandler;
 import picocli.CommandLine.IVersionProvider;
+import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.UnmatchedArgumentException;
@@ -20,8 +23,9 @@ import picocli.CommandLine.UnmatchedArgumentException;
  * JVM), {@code proxy} (the stand-alone proxy) and {@code agent} (the stand-alone agent).
  *
  * <p>Exit codes: 0 after {@code --help} or a clean stop (SIGTERM or Ctrl-C), 2 for a bad command
- * line (the message and the usage go to stderr), 1 if the command failed or something could not be
- * stopped ({@code error:} lines on stderr).
+ * line (the message and the usage go to stderr), 1 if the command failed, something could not be
+ * stopped, the agent cut requests still in flight when stopping, or a second signal ended a stop
+ * ({@code error:} lines on stderr).
  */
 @Command(
     name = "inverting-proxy",
@@ -69,7 +73,9 @@ public final class Main implements Callable<Integer> {
 
   /**
    * A bad command line: the message (an unknown flag named first, even when required ones are
-   * missing too), the synopsis and a pointer to {@code --help} on stderr; exit code 2.
+   * missing too), the synopsis and a pointer to {@code --help} on stderr; exit code 2. Arguments
+   * that picocli could not place are named only if they look like options, without an attached
+   * value: the others may be the values of misspelled options, tokens among them.
    */
   private static final IParameterExceptionHandler USAGE_ERROR =
       (failure, args) -> {
@@ -77,24 +83,22 @@ public final class Main implements Callable<Integer> {
         PrintWriter err = commandLine.getErr();
         List<String> unknown = commandLine.getUnmatchedArguments();
         if (!(failure instanceof UnmatchedArgumentException) && !unknown.isEmpty()) {
-          err.println(
-              commandLine
-                  .getColorScheme()
-                  .errorText(
-                      (unknown.size() == 1 ? "Unknown option: " : "Unknown options: ")
-                          + unknown.stream().map(a -> "'" + a + "'").collect(Collectors.joining(", "))));
+          err.println(commandLine.getColorScheme().errorText(unmatched(unknown)));
         }
         String unknownCommand = unknownCommand(failure);
-        err.println(
-            commandLine
-                .getColorScheme()
-                .errorText(
-                    unknownCommand == null
-                        ? failure.getMessage()
-                        : "Unknown command '"
-                            + unknownCommand
-                            + "'; the commands are: "
-                            + String.join(", ", commandLine.getSubcommands().keySet())));
+        String message;
+        if (unknownCommand != null) {
+          message =
+              "Unknown command '"
+                  + unknownCommand
+                  + "'; the commands are: "
+                  + String.join(", ", commandLine.getSubcommands().keySet());
+        } else if (failure instanceof UnmatchedArgumentException unmatched) {
+          message = unmatched(unmatched.getUnmatched());
+        } else {
+          message = switchWithValue(failure).orElse(failure.getMessage());
+        }
+        err.println(commandLine.getColorScheme().errorText(message));
         UnmatchedArgumentException.printSuggestions(failure, err);
         err.print(commandLine.getHelp().fullSynopsis());
         err.println(
@@ -102,6 +106,44 @@ public final class Main implements Callable<Integer> {
         err.flush();
         return commandLine.getCommandSpec().exitCodeOnInvalidInput();
       };
+
+  /**
+   * Names the unmatched arguments that look like options ({@code Unknown option: '--nope'}), never
+   * the others, nor a value attached with {@code =}.
+   */
+  private static String unmatched(List<String> arguments) {
+    List<String> options = Secrets.optionNames(arguments);
+    if (options.isEmpty()) {
+      return arguments.size() == 1
+          ? "Unexpected argument (not shown, as it may be a secret): give options only, such as "
+              + "--name VALUE"
+          : arguments.size()
+              + " unexpected arguments (not shown, as they may be secrets): give options only, "
+              + "such as --name VALUE";
+    }
+    return (options.size() == 1 ? "Unknown option: " : "Unknown options: ")
+        + options.stream().map(a -> "'" + a + "'").collect(Collectors.joining(", "));
+  }
+
+  /**
+   * For a value given to a switch ({@code --access-log=VALUE}), a message without the value
+   * (picocli's repeats it); empty for any other failure.
+   */
+  private static Optional<String> switchWithValue(ParameterException failure) {
+    ArgSpec arg = failure.getArgSpec();
+    if (!(arg instanceof OptionSpec option)
+        || !(option.type() == boolean.class || option.type() == Boolean.class)
+        || failure.getMessage() == null
+        || !failure.getMessage().startsWith("Invalid value for option")) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        "Invalid value for option '"
+            + option.longestName()
+            + "': a switch takes no value (the value given is not shown); write "
+            + option.longestName()
+            + " alone");
+  }
 
   /**
    * The word given where a command was expected ({@code inverting-proxy prxy}), or null if the

@@ -46,6 +46,8 @@ import picocli.CommandLine.Spec;
     })
 final class ProxyCommand implements Callable<Integer> {
   private static final int DEFAULT_REDIS_PORT = 6379;
+  /** The default of {@code --agent-token} (and of the agent's {@code --token}). */
+  static final String TOKEN_VARIABLE = "INVERTING_PROXY_AGENT_TOKEN";
 
   @Spec CommandSpec spec;
 
@@ -170,7 +172,10 @@ final class ProxyCommand implements Callable<Integer> {
     }
     for (String token : agentTokens) {
       if (token.isBlank()) {
-        throw usage("Invalid value for option '--agent-token': empty token");
+        throw usage(
+            agentTokenFromEnvironment()
+                ? TOKEN_VARIABLE + " is set but empty: unset it, or set it to the agents' token"
+                : "Invalid value for option '--agent-token': empty token");
       }
     }
     if (agentTokenFile != null) {
@@ -182,8 +187,11 @@ final class ProxyCommand implements Callable<Integer> {
       }
       if (agentTokens.contains(token)) {
         throw usage(
-            "Invalid value for option '--admin-token': the same token is an --agent-token; "
-                + "an agent must not be an admin");
+            "Invalid value for option '--admin-token': the same token is "
+                + (agentTokenFromEnvironment()
+                    ? "the agent token in the environment variable " + TOKEN_VARIABLE
+                    : "an --agent-token")
+                + "; an agent must not be an admin");
       }
       for (AgentTokenFile.Entry entry : namedTokens) {
         if (entry.token().equals(token)) {
@@ -202,8 +210,14 @@ final class ProxyCommand implements Callable<Integer> {
     }
     if (allowAnonymousAgents && !agentTokens.isEmpty()) {
       throw usage(
-          "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents "
-              + "would make the tokens pointless");
+          agentTokenFromEnvironment()
+              ? "--allow-anonymous-agents and an agent token exclude each other, and the "
+                  + "environment variable "
+                  + TOKEN_VARIABLE
+                  + " holds one: anonymous agents would make it pointless (unset the variable, or "
+                  + "drop --allow-anonymous-agents)"
+              : "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents "
+                  + "would make the tokens pointless");
     }
     if (allowAnonymousAgents && agentTokenFile != null) {
       throw usage(
@@ -213,7 +227,9 @@ final class ProxyCommand implements Callable<Integer> {
     try {
       Providers.storageUri(storage);
     } catch (IllegalArgumentException e) {
-      throw usage("Invalid value for option '--storage': " + e.getMessage());
+      throw usage(
+          "Invalid value for option '--storage': "
+              + Secrets.withoutUserInfo(e.getMessage(), storage.trim()));
     }
   }
 
@@ -235,7 +251,11 @@ final class ProxyCommand implements Callable<Integer> {
                 + agentTokenFile
                 + " line "
                 + entry.line()
-                + ": the same token is an --agent-token; give it once");
+                + ": the same token is "
+                + (agentTokenFromEnvironment()
+                    ? "in the environment variable " + TOKEN_VARIABLE
+                    : "an --agent-token")
+                + "; give it once");
       }
       int generated = unnamedIdentityIndex(entry.identity());
       if (generated >= 1 && generated <= unnamed.size()) {
@@ -246,9 +266,10 @@ final class ProxyCommand implements Callable<Integer> {
                 + entry.line()
                 + ": the identity '"
                 + entry.identity()
-                + "' is the one --agent-token number "
-                + generated
-                + " gets; choose another name");
+                + (agentTokenFromEnvironment()
+                    ? "' is the one the token in " + TOKEN_VARIABLE + " gets"
+                    : "' is the one --agent-token number " + generated + " gets")
+                + "; choose another name");
       }
     }
   }
@@ -259,6 +280,15 @@ final class ProxyCommand implements Callable<Integer> {
       return 0;
     }
     return Integer.parseInt(identity.substring("token-".length()));
+  }
+
+  /**
+   * Whether the agent token came from the environment variable {@value #TOKEN_VARIABLE} (the
+   * default of {@code --agent-token}), not the command line: messages then name the variable.
+   */
+  private boolean agentTokenFromEnvironment() {
+    return !agentTokens.isEmpty()
+        && !spec.commandLine().getParseResult().hasMatchedOption("--agent-token");
   }
 
   /** The distinct {@code --agent-token}s in order: the n-th has the identity token-n. */
@@ -311,7 +341,7 @@ final class ProxyCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw usage(
           "Invalid value for option '--agent-jwks-url': an absolute http(s) URL is needed, not '"
-              + agentJwksUrl
+              + Secrets.withoutUserInfo(agentJwksUrl, agentJwksUrl)
               + "'");
     }
     if (agentIssuer.isBlank()) {
@@ -402,6 +432,8 @@ final class ProxyCommand implements Callable<Integer> {
                 .build();
       } catch (StorageException e) {
         throw storageFailure(e);
+      } catch (RuntimeException e) {
+        throw withoutStoragePassword(e);
       }
       lifecycle.started("proxy engine", engine::close);
       if (allowAnonymousAgents) {
@@ -466,23 +498,40 @@ final class ProxyCommand implements Callable<Integer> {
   }
 
   /**
-   * The storage could not be opened: for Redis, {@code cannot reach Redis at HOST:PORT: REASON}
-   * (the URI's password never shown), else the failure as it is.
+   * The storage could not be opened: for Redis, {@code cannot reach Redis at HOST:PORT: REASON},
+   * else the failure as it is; the URI's user-info (its password) is never shown.
    */
-  Exception storageFailure(StorageException failure) {
+  RuntimeException storageFailure(StorageException failure) {
     URI uri;
     try {
       uri = new URI(storage);
     } catch (URISyntaxException e) {
-      return failure;
+      return withoutStoragePassword(failure);
     }
     String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
     if (!scheme.startsWith("redis") || uri.getHost() == null) {
-      return failure;
+      return withoutStoragePassword(failure);
     }
     String where = uri.getHost() + ":" + (uri.getPort() == -1 ? DEFAULT_REDIS_PORT : uri.getPort());
-    return new IllegalStateException(
-        "cannot reach Redis at " + where + ": " + reason(failure), failure);
+    return withoutStoragePassword(
+        new IllegalStateException(
+            "cannot reach Redis at " + where + ": " + reason(failure), failure));
+  }
+
+  /**
+   * {@code failure} if its message does not show the user-info (the password) of {@code
+   * --storage}, else a failure saying the same with {@code ***} in its place: the storage provider
+   * may repeat the URI (a bad database number, an unknown scheme).
+   */
+  RuntimeException withoutStoragePassword(RuntimeException failure) {
+    String message = failure.getMessage();
+    String redacted = Secrets.withoutUserInfo(message, storage.trim());
+    if (message == null || message.equals(redacted)) {
+      return failure;
+    }
+    IllegalStateException safe = new IllegalStateException(redacted);
+    safe.setStackTrace(failure.getStackTrace());
+    return safe;
   }
 
   /** Why a connection failed, in a few words: the most telling cause. */

@@ -2,6 +2,7 @@ package dev.invertingproxy.samples;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.invertingproxy.Headers;
@@ -10,6 +11,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -77,6 +79,16 @@ class CommandLineTest {
   }
 
   @Test
+  void agentHelpSaysWhatZeroMeansForTheForwardingTimeout() {
+    assertThat(execute("agent", "--help")).isZero();
+    assertThat(out.toString().replaceAll("\\s+", " "))
+        .contains(
+            "0 (the default) means none here, so streams are never cut (in the Go agent, 0 means "
+                + "the proxy time-out)")
+        .doesNotContain("as in the Go agent; 0");
+  }
+
+  @Test
   void versionComesFromTheManifestOrSaysDevelopment() {
     assertThat(execute("--version")).isZero();
     assertThat(out.toString()).startsWith("inverting-proxy ");
@@ -104,6 +116,68 @@ class CommandLineTest {
     assertThat(err.toString())
         .contains("Unknown option: '--nope'")
         .contains("Missing required options: '--proxy=URL', '--backend=ID'");
+  }
+
+  @Test
+  void misspelledFlagIsNamedWithoutTheValueAfterIt() {
+    assertThat(execute("proxy", "--port", "0", "--agent-tokn", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Unknown option: '--agent-tokn'" + System.lineSeparator())
+        .contains("Possible solutions: --agent-token")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    // also when another failure is reported next to it
+    assertThat(execute("proxy", "--agent-tokn", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Unknown option: '--agent-tokn'")
+        .contains("Missing required option: '--port=N'")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "-token", "s3cret-value", "--nope=s3cret-too")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Unknown options: '-token', '--nope'")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("--token", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString()).contains("Unknown option: '--token'").doesNotContain("s3cret");
+  }
+
+  @Test
+  void valueAttachedToAMisspelledFlagIsNotShown() {
+    assertThat(execute("proxy", "--port", "0", "--admin-tokn=s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Unknown option: '--admin-tokn'" + System.lineSeparator())
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void strayArgumentsAreCountedNotShown() {
+    assertThat(execute("proxy", "--port", "0", "--agent-token", "t", "s3cret-value")).isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Unexpected argument (not shown, as it may be a secret): give options only, such as "
+                + "--name VALUE")
+        .contains("Usage: inverting-proxy proxy")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "s3cret-1", "s3cret-2"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("2 unexpected arguments (not shown, as they may be secrets)")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void valueGivenToASwitchIsNotShown() {
+    assertThat(execute("proxy", "--port", "0", "--allow-anonymous-agents=s3cret-value"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--allow-anonymous-agents': a switch takes no value (the "
+                + "value given is not shown); write --allow-anonymous-agents alone")
+        .doesNotContain("s3cret");
+    ProxyCommand explicit = parse("proxy", "--port", "0", "--access-log=true");
+    assertThat(explicit.accessLog).isTrue(); // =true and =false still work
   }
 
   @Test
@@ -237,7 +311,11 @@ class CommandLineTest {
   void anonymousAndTokensExcludeEachOther() {
     assertThat(execute("proxy", "--port", "0", "--allow-anonymous-agents", "--agent-token", "t"))
         .isEqualTo(2);
-    assertThat(err.toString()).contains("--allow-anonymous-agents and --agent-token exclude each other");
+    assertThat(err.toString())
+        .contains(
+            "--allow-anonymous-agents and --agent-token exclude each other: anonymous agents would "
+                + "make the tokens pointless")
+        .doesNotContain("INVERTING_PROXY_AGENT_TOKEN");
   }
 
   @Test
@@ -276,6 +354,28 @@ class CommandLineTest {
     assertThat(identity(authenticator, "laptop-agent")).isEmpty();
     assertThat(identity(authenticator, "bGFwdG9w")).isEmpty();
     assertThat(proxy.agentIdentities()).containsExactly("token-1", "token-2", "laptop-agent", "ci-runner");
+  }
+
+  @Test
+  void aByteOrderMarkIsNotPartOfTheFirstIdentity() throws Exception {
+    Path file = temp.resolve("agents-bom");
+    Files.write(
+        file,
+        ("\uFEFFlaptop-agent bGFwdG9w\r\nci-runner Y2k=\r\n").getBytes(StandardCharsets.UTF_8));
+    assertThat(Files.readAllBytes(file)).startsWith(0xEF, 0xBB, 0xBF);
+    ProxyCommand proxy = parse("proxy", "--port", "0", "--agent-token-file", file.toString());
+    proxy.validate();
+    assertThat(proxy.agentIdentities()).containsExactly("laptop-agent", "ci-runner");
+    assertThat(identity(proxy.authenticator(), "bGFwdG9w")).contains("laptop-agent");
+    assertThat(identity(proxy.authenticator(), "Y2k=")).contains("ci-runner");
+
+    Path commentFirst = temp.resolve("agents-bom-comment");
+    Files.write(
+        commentFirst, "\uFEFF# IDENTITY TOKEN\nlaptop-agent abc\n".getBytes(StandardCharsets.UTF_8));
+    ProxyCommand commented =
+        parse("proxy", "--port", "0", "--agent-token-file", commentFirst.toString());
+    commented.validate(); // the first line is still a comment
+    assertThat(commented.agentIdentities()).containsExactly("laptop-agent");
   }
 
   @Test
@@ -472,6 +572,23 @@ class CommandLineTest {
   }
 
   @Test
+  void storagePasswordIsNotShownInUsageErrors() {
+    assertThat(execute("proxy", "--port", "0", "--storage", "redis://:s3cret pw@127.0.0.1:6379"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--storage': Illegal character in authority at index 8: "
+                + "redis://***@127.0.0.1:6379")
+        .doesNotContain("s3cret");
+    err.getBuffer().setLength(0);
+    assertThat(execute("proxy", "--port", "0", "--storage", ":s3cret@127.0.0.1:6379")).isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--storage'")
+        .contains("***@127.0.0.1:6379")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
   void storageWithoutSchemeIsAUsageError() {
     assertThat(execute("proxy", "--port", "0", "--storage", "localhost")).isEqualTo(2);
     assertThat(err.toString()).contains("Invalid value for option '--storage'").contains("scheme");
@@ -487,6 +604,7 @@ class CommandLineTest {
     assertThat(agent.backendUrl()).isEqualTo(URI.create("http://localhost:8080"));
     assertThat(agent.proxyTimeout).isEqualTo(Duration.ofSeconds(60));
     assertThat(agent.requestForwardingTimeout).isZero();
+    assertThat(agent.gracefulShutdownTimeout).isEqualTo(Duration.ofSeconds(30));
     assertThat(agent.forwardUserId).isFalse();
     assertThat(agent.token).isNull();
   }
@@ -519,6 +637,29 @@ class CommandLineTest {
   }
 
   @Test
+  void gracefulShutdownTimeoutIsAGoDuration() {
+    AgentCommand agent =
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--graceful-shutdown-timeout", "1m30s");
+    assertThat(agent.gracefulShutdownTimeout).isEqualTo(Duration.ofSeconds(90));
+    AgentCommand noWait =
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--graceful-shutdown-timeout=0");
+    assertThat(noWait.gracefulShutdownTimeout).isZero();
+    assertThat(
+            execute(
+                "agent", "--proxy", "http://p/", "--backend", "b", "--graceful-shutdown-timeout",
+                "30"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .contains("Invalid value for option '--graceful-shutdown-timeout'")
+        .contains("missing unit in duration \"30\"");
+    assertThat(execute("agent", "--help")).isZero();
+    assertThat(out.toString().replaceAll("\\s+", " "))
+        .contains("--graceful-shutdown-timeout=D")
+        .contains("(default: 30s; 0: do not wait)")
+        .contains("exits with 1");
+  }
+
+  @Test
   void proxyUrlGetsItsTrailingSlash() {
     AgentCommand agent = parse("agent", "--proxy", "https://p.example/tun/m", "--backend", "b");
     assertThat(agent.proxyUrl()).isEqualTo(URI.create("https://p.example/tun/m/"));
@@ -533,6 +674,67 @@ class CommandLineTest {
       assertThatThrownBy(agent::validate)
           .isInstanceOf(ParameterException.class)
           .hasMessageContaining("'--proxy'");
+    }
+  }
+
+  @Test
+  void credentialsInTheProxyUrlAreRefusedWithoutBeingShown() {
+    for (String url :
+        new String[] {
+          "http://agent:s3cret-pw@proxy.example/",
+          "https://s3cret-token@proxy.example:8443/tunnel/",
+          "agent:s3cret-pw@proxy.example:8080",
+          "http://agent:s3cret pw@proxy.example/"
+        }) {
+      err.getBuffer().setLength(0);
+      assertThat(execute("agent", "--proxy", url, "--backend", "b")).as(url).isEqualTo(2);
+      assertThat(err.toString())
+          .as(url)
+          .startsWith(
+              "Invalid value for option '--proxy': credentials in the URL are not supported; use "
+                  + "--token or --token-file")
+          .doesNotContain("s3cret");
+    }
+    assertThat(out.toString()).isEmpty();
+  }
+
+  @Test
+  void aQueryInTheProxyUrlIsRefusedWithoutBeingShown() {
+    assertThat(execute("agent", "--proxy", "http://p.example/?token=s3cret", "--backend", "b"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Invalid value for option '--proxy': the URL has a query or fragment (not shown)")
+        .doesNotContain("s3cret");
+    for (String url :
+        new String[] {
+          "http://p.example/%zz?token=s3cret", "ftp://p.example/?token=s3cret",
+          "p.example/?token=s3cret", "http://p.example/#s3cret"
+        }) {
+      err.getBuffer().setLength(0);
+      assertThat(execute("agent", "--proxy", url, "--backend", "b")).as(url).isEqualTo(2);
+      assertThat(err.toString())
+          .as(url)
+          .startsWith("Invalid value for option '--proxy': the URL has a query or fragment")
+          .doesNotContain("s3cret");
+    }
+    err.getBuffer().setLength(0);
+    assertThat(execute("agent", "--proxy", "http://p.example/%zz/s3cret/", "--backend", "b"))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith("Invalid value for option '--proxy': not a URL: Malformed escape pair at index")
+        .doesNotContain("s3cret");
+  }
+
+  @Test
+  void credentialsInTheHostAreRefusedWithoutBeingShown() {
+    for (String host : new String[] {"u:s3cret@backend:80", "http://u:s3cret@backend:80"}) {
+      err.getBuffer().setLength(0);
+      assertThat(execute("agent", "--proxy", "http://p/", "--backend", "b", "--host", host))
+          .isEqualTo(2);
+      assertThat(err.toString())
+          .startsWith(
+              "Invalid value for option '--host': credentials are not supported; give HOST:PORT")
+          .doesNotContain("s3cret");
     }
   }
 
@@ -563,10 +765,45 @@ class CommandLineTest {
         .contains("--token and --token-file exclude each other")
         .contains("Usage: inverting-proxy agent")
         .doesNotContain("error:");
+  }
+
+  @Test
+  void tokenFileIsCheckedAtStart() throws Exception {
+    Path file = Files.writeString(temp.resolve("agent-token"), "t0k3n\n");
     AgentCommand fileOnly =
-        parse("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", "/run/t");
+        parse("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", file.toString());
     fileOnly.validate();
-    assertThat(fileOnly.tokenFile).isEqualTo(Path.of("/run/t"));
+    assertThat(fileOnly.tokenFile).isEqualTo(file);
+
+    Path missing = temp.resolve("no-such-token");
+    assertThat(
+            execute("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", missing.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--token-file': cannot read " + missing + ": no such file")
+        .contains("Usage: inverting-proxy agent");
+    assertThat(out.toString()).isEmpty();
+    err.getBuffer().setLength(0);
+    assertThat(
+            execute("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", temp.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--token-file': cannot read " + temp + ": it is a directory");
+  }
+
+  @Test
+  void unreadableTokenFileIsAUsageError() throws Exception {
+    Path file = Files.writeString(temp.resolve("agent-token"), "t0k3n\n");
+    Files.setPosixFilePermissions(file, java.util.Set.of());
+    assumeFalse(Files.isReadable(file), "this user reads any file (root)");
+    assertThat(
+            execute("agent", "--proxy", "http://p/", "--backend", "b", "--token-file", file.toString()))
+        .isEqualTo(2);
+    assertThat(err.toString())
+        .startsWith(
+            "Invalid value for option '--token-file': cannot read " + file + ": permission denied");
   }
 
   @Test

@@ -26,6 +26,9 @@ final class JarProcess implements AutoCloseable {
   static final Path JAR =
       Path.of(System.getProperty("samples.jar", "target/inverting-proxy.jar")).toAbsolutePath();
   private static final String EOF = "\u0000EOF";
+  /** Environment variables whose options a JVM picks up, saying so on stderr. */
+  private static final List<String> JVM_OPTION_VARIABLES =
+      List.of("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS");
 
   private final String name;
   private final Process process;
@@ -44,7 +47,13 @@ final class JarProcess implements AutoCloseable {
   }
 
   static JarProcess start(String... args) throws IOException {
-    return start(List.of(), args);
+    return start(List.of(), Map.of(), args);
+  }
+
+  /** Like {@link #start(String...)} with {@code environment} added to the child's. */
+  static JarProcess startWithEnvironment(Map<String, String> environment, String... args)
+      throws IOException {
+    return start(List.of(), environment, args);
   }
 
   /**
@@ -54,7 +63,9 @@ final class JarProcess implements AutoCloseable {
    */
   static JarProcess startIsolated(String... args) throws IOException {
     return start(
-        List.of("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"), args);
+        List.of("unshare", "--net", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh"),
+        Map.of(),
+        args);
   }
 
   /** Whether {@link #startIsolated} works here (Linux, root, {@code unshare} and {@code ip}). */
@@ -92,7 +103,8 @@ final class JarProcess implements AutoCloseable {
     return new JarProcess(command, builder.start());
   }
 
-  private static JarProcess start(List<String> prefix, String... args) throws IOException {
+  private static JarProcess start(
+      List<String> prefix, Map<String, String> environment, String... args) throws IOException {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException(JAR + " is missing; run 'mvn package' (the ITs need the jar)");
     }
@@ -105,6 +117,12 @@ final class JarProcess implements AutoCloseable {
     command.addAll(List.of(args));
     ProcessBuilder builder = new ProcessBuilder(command);
     builder.environment().remove("INVERTING_PROXY_AGENT_TOKEN");
+    // The JVM announces these on stderr ("Picked up JAVA_TOOL_OPTIONS: ..."), and tests compare
+    // stderr; the options the child needs are on its command line.
+    for (String variable : JVM_OPTION_VARIABLES) {
+      builder.environment().remove(variable);
+    }
+    builder.environment().putAll(environment);
     return new JarProcess(String.join(" ", args), builder.start());
   }
 
@@ -172,6 +190,33 @@ final class JarProcess implements AutoCloseable {
     }
     drained();
     return process.exitValue();
+  }
+
+  /**
+   * Waits until stderr contains {@code text}; fails if the process ends or the time is up first.
+   */
+  void awaitStderr(String text, Duration timeout) throws InterruptedException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (err.indexOf(text) < 0) {
+      if (!process.isAlive()) {
+        drained();
+        if (err.indexOf(text) >= 0) {
+          return;
+        }
+        throw new AssertionError(
+            "the process ended without '" + text + "' on stderr\n" + transcript());
+      }
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError(
+            "no '" + text + "' on stderr within " + timeout.toSeconds() + " s\n" + transcript());
+      }
+      Thread.sleep(20);
+    }
+  }
+
+  /** Sends SIGTERM and returns at once (see {@link #stop}). */
+  void terminate() {
+    process.toHandle().destroy();
   }
 
   /**

@@ -48,6 +48,26 @@ class LifecycleTest {
   }
 
   @Test
+  void anIncompleteStopIsOneErrorLineAndNotClean() throws Exception {
+    lifecycle.started("backend", () -> stopped.add("backend"));
+    lifecycle.started(
+        "agent",
+        () -> {
+          throw new Lifecycle.IncompleteStop("requests still in flight after 1s were cut");
+        });
+    lifecycle.requestStop();
+
+    assertThat(lifecycle.awaitStop()).isFalse();
+    assertThat(stopped).containsExactly("backend");
+    assertThat(err.toString())
+        .isEqualTo(
+            "Stopping ..."
+                + System.lineSeparator()
+                + "error: requests still in flight after 1s were cut"
+                + System.lineSeparator());
+  }
+
+  @Test
   void abortStopsQuietlyAndOnlyOnce() throws Exception {
     lifecycle.started("engine", () -> stopped.add("engine"));
     lifecycle.abort();

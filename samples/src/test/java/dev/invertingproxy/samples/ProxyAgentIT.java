@@ -174,13 +174,15 @@ class ProxyAgentIT {
   /**
    * The README's security example: a named token's agent serves the backend registered (through
    * the admin API) with that identity as its backendUser; an agent with another identity may not.
+   * The token file is written as a Windows editor may save it (a byte-order mark, CRLF), which must
+   * not change the identity.
    */
   @Test
   void namedTokenAgentServesTheBackendRegisteredForItsIdentity(@TempDir Path temp) throws Exception {
     String named = "bmFtZWQtYWdlbnQtdG9rZW4=";
     String admin = "it-admin-token-77d0";
     Path agents = temp.resolve("agents");
-    Files.writeString(agents, "# IDENTITY TOKEN\nlaptop-agent " + named + "\n");
+    Files.writeString(agents, "\uFEFFlaptop-agent " + named + "\r\n# IDENTITY TOKEN\r\n");
     try (JarProcess proxy =
         JarProcess.start(
             "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", TOKEN,

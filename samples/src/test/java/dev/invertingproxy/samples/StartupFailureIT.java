@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The packaged jar refuses bad configuration at start, clearly and with a non-zero exit. */
@@ -46,6 +47,53 @@ class StartupFailureIT {
       assertThat(proxy.stderr())
           .contains("error: cannot reach Redis at 127.0.0.1:1: connection refused")
           .doesNotContain("s3cret-pw");
+    }
+  }
+
+  @Test
+  void redisPasswordIsNotShownWhenTheProviderRepeatsTheUri() throws Exception {
+    for (String storage :
+        new String[] {"redis://:s3cret-pw@127.0.0.1:1/not-a-number", "nosuch://u:s3cret-pw@h/"}) {
+      try (JarProcess proxy =
+          JarProcess.start(
+              "proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-token", "t",
+              "--storage", storage)) {
+        assertThat(proxy.awaitExit(EXIT)).as(storage).isEqualTo(1);
+        assertThat(proxy.stderr())
+            .as(storage)
+            .startsWith("error: ")
+            .contains("://***@")
+            .doesNotContain("s3cret-pw");
+        assertThat(proxy.stdout()).doesNotContain("Listening on");
+      }
+    }
+  }
+
+  @Test
+  void misspelledTokenFlagDoesNotPrintTheToken() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.start("proxy", "--port", "0", "--bind", "127.0.0.1", "--agent-tokn", "s3cret-t")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(proxy.stderr())
+          .startsWith("Unknown option: '--agent-tokn'\n")
+          .contains("Usage: inverting-proxy proxy")
+          .doesNotContain("s3cret");
+      assertThat(proxy.stdout()).isEmpty();
+    }
+  }
+
+  @Test
+  void credentialsInTheProxyUrlAreRefusedAndNotPrinted() throws Exception {
+    try (JarProcess agent =
+        JarProcess.start(
+            "agent", "--proxy", "http://agent:s3cret-pw@127.0.0.1:9/", "--backend", "b")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "Invalid value for option '--proxy': credentials in the URL are not supported; use "
+                  + "--token or --token-file\n")
+          .doesNotContain("s3cret");
+      assertThat(agent.stdout()).isEmpty();
     }
   }
 
@@ -99,6 +147,72 @@ class StartupFailureIT {
       assertThat(agent.stderr())
           .startsWith("--token and --token-file exclude each other")
           .contains("Usage: inverting-proxy agent");
+    }
+  }
+
+  @Test
+  void anonymousAgentsWithTheTokenInTheEnvironmentNamesTheVariable() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.startWithEnvironment(
+            Map.of("INVERTING_PROXY_AGENT_TOKEN", "env-s3cret"),
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--allow-anonymous-agents")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(proxy.stderr())
+          .startsWith(
+              "--allow-anonymous-agents and an agent token exclude each other, and the "
+                  + "environment variable INVERTING_PROXY_AGENT_TOKEN holds one: anonymous agents "
+                  + "would make it pointless (unset the variable, or drop "
+                  + "--allow-anonymous-agents)\n")
+          .doesNotContain("--agent-token exclude")
+          .doesNotContain("env-s3cret");
+      assertThat(proxy.stdout()).isEmpty();
+    }
+  }
+
+  @Test
+  void tokenInTheEnvironmentIsNamedAsSuchWhenItClashes() throws Exception {
+    try (JarProcess proxy =
+        JarProcess.startWithEnvironment(
+            Map.of("INVERTING_PROXY_AGENT_TOKEN", "env-s3cret"),
+            "proxy", "--port", "0", "--bind", "127.0.0.1", "--admin-token", "env-s3cret")) {
+      assertThat(proxy.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(proxy.stderr())
+          .startsWith(
+              "Invalid value for option '--admin-token': the same token is the agent token in "
+                  + "the environment variable INVERTING_PROXY_AGENT_TOKEN; an agent must not be "
+                  + "an admin\n")
+          .doesNotContain("env-s3cret");
+    }
+  }
+
+  @Test
+  void emptyTokenVariableIsNamed() throws Exception {
+    try (JarProcess agent =
+        JarProcess.startWithEnvironment(
+            Map.of("INVERTING_PROXY_AGENT_TOKEN", ""),
+            "agent", "--proxy", "http://127.0.0.1:9/", "--backend", "b")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "INVERTING_PROXY_AGENT_TOKEN is set but empty: unset it, or set it to the agent's "
+                  + "token\n")
+          .contains("Usage: inverting-proxy agent");
+    }
+  }
+
+  @Test
+  void missingTokenFileIsAUsageErrorAtStart() throws Exception {
+    try (JarProcess agent =
+        JarProcess.start(
+            "agent", "--proxy", "http://127.0.0.1:9/", "--backend", "b", "--token-file",
+            "/nonexistent/agent-token")) {
+      assertThat(agent.awaitExit(EXIT)).isEqualTo(2);
+      assertThat(agent.stderr())
+          .startsWith(
+              "Invalid value for option '--token-file': cannot read /nonexistent/agent-token: no "
+                  + "such file\n")
+          .contains("Usage: inverting-proxy agent");
+      assertThat(agent.stdout()).doesNotContain("Agent started");
     }
   }
 
