@@ -98,21 +98,22 @@ final class JettySupport implements ContainerSupport {
   @Override
   public InvertingProxyException bodyFailure(
       HttpServletRequest request, IOException failure, boolean chunked) {
-    EndPoint endPoint =
+    Connection connection =
         ServletContextRequest.getServletContextRequest(request)
             .getConnectionMetaData()
-            .getConnection()
-            .getEndPoint();
+            .getConnection();
+    if (!HTTP1_CONNECTION.equals(connection.getClass().getName())) {
+      // HTTP/2: the end point is the connection every stream shares, and says nothing of this
+      // stream's body; a reset stream is not a malformed one.
+      return GenericSupport.INSTANCE.bodyFailure(request, failure, chunked);
+    }
+    EndPoint endPoint = connection.getEndPoint();
+    if (causedBy(failure, TimeoutException.class)) {
+      return stalled(endPoint);
+    }
     if (!endPoint.isOpen() || endPoint.isInputShutdown()) {
       return new ClientGoneException(
           "the client left while sending the request body: " + failure.getMessage(), failure);
-    }
-    if (causedBy(failure, TimeoutException.class)) {
-      return new LimitExceededException(
-          408,
-          "the request body stalled: nothing arrived within the connection's idle time-out ("
-              + endPoint.getIdleTimeout()
-              + " ms)");
     }
     if (failure instanceof EofException) {
       // Still connected, yet the body "ended early": Jetty's parser refused it (see above).
@@ -124,6 +125,15 @@ final class JettySupport implements ContainerSupport {
           failure);
     }
     return GenericSupport.INSTANCE.bodyFailure(request, failure, chunked);
+  }
+
+  /** An upload that stopped: nothing arrived within the connection's idle time-out (408). */
+  private static InvertingProxyException stalled(EndPoint endPoint) {
+    return new LimitExceededException(
+        408,
+        "the request body stalled: nothing arrived within the connection's idle time-out ("
+            + endPoint.getIdleTimeout()
+            + " ms)");
   }
 
   private static boolean causedBy(Throwable failure, Class<? extends Throwable> type) {
