@@ -540,7 +540,7 @@ public final class ProxyEngine implements AutoCloseable {
    *
    * @param forWork a poll for requests (list or next), which starts the agent's session and, while
    *     open, makes the backend count as present on this node; a cancel-notice poll does neither
-   *     (a cancel poll of an agent may still be open while it finishes its requests after its goodbye)
+   *     (one may still be open while the agent finishes its requests after its goodbye)
    */
   private <T> CompletableFuture<T> poll(
       AgentCall call,
