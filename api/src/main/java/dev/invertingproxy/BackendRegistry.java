@@ -46,9 +46,11 @@ public interface BackendRegistry {
   /**
    * The agent {@code agentId} of {@code backendId} said it is going (it stopped cleanly): from now
    * on {@link #lastSeen} counts only the backend's other agents (empty if there are none), and later
-   * {@link #agentSeen(String, String, Instant)} calls for that agent are ignored (a poll's late
-   * record must not bring it back). The default does nothing: the agent then counts until its last
-   * poll ages out of the liveness window, as one that died silently.
+   * {@link #agentSeen(String, String, Instant)} calls for that agent are ignored for a minute (a
+   * poll's late record must not bring it back). A goodbye of an agent that is not counted (never
+   * seen, or gone already) changes nothing and is not announced. The default does nothing: the
+   * agent then counts until its last poll ages out of the liveness window, as one that died
+   * silently.
    */
   default void agentLeft(String backendId, String agentId, Instant time) {}
 
@@ -58,8 +60,12 @@ public interface BackendRegistry {
    * them: a node still holding the agent's polls ends them, even before it notices their
    * connections closed. The listener runs on the storage's thread and must be quick. The default
    * calls nothing (a registry without per-agent presence).
+   *
+   * @return what stops the calls (the engine runs it when it closes)
    */
-  default void whenAgentLeaves(java.util.function.BiConsumer<String, String> listener) {}
+  default Runnable whenAgentLeaves(java.util.function.BiConsumer<String, String> listener) {
+    return () -> {};
+  }
 
   /** Returns when an agent of {@code backendId} last polled (among those that did not leave). */
   Optional<Instant> lastSeen(String backendId);

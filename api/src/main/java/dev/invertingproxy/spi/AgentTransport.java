@@ -85,7 +85,7 @@ public interface AgentTransport extends AutoCloseable {
    *
    * @return the proxy's metadata headers (with the request ID) and the request in HTTP/1.1 wire
    *     format, which the caller closes; null when the poll ended with none
-   * @throws ProxyCallException if the proxy answered with a status other than 204
+   * @throws ProxyCallException if the proxy answered with a status other than 200 or 204
    * @throws UnsupportedOperationException if this transport cannot
    */
   default @Nullable WireMessage nextRequest(String backendId, CancelSignal cancel)
@@ -98,7 +98,7 @@ public interface AgentTransport extends AutoCloseable {
    * call it only if the proxy announced {@link #LEAVE_NOTICE}. The agent names itself in its proxy
    * headers ({@code X-Inverting-Proxy-Agent-ID}).
    *
-   * @throws ProxyCallException if the proxy answered with a status other than 200 or 204
+   * @throws ProxyCallException if the proxy answered with a status other than 204
    * @throws UnsupportedOperationException if this transport cannot
    */
   default void leave(String backendId) throws IOException {

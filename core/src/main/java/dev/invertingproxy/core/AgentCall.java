@@ -39,17 +39,18 @@ public record AgentCall(Headers headers, String remoteAddress) {
    * Returns {@code X-Inverting-Proxy-Agent-ID}, the ID this project's agent names itself with, or
    * an empty string for agents that send none (the reference agent).
    *
-   * @throws BadRequestException if it is not 1 to 64 letters, digits, {@code -} or {@code _}
+   * @throws BadRequestException if it is not 1 to 128 letters, digits, {@code .}, {@code _},
+   *     {@code :} or {@code -}
    */
   public String agentId() {
     String id = headers.first(ProtocolHeaders.AGENT_ID).map(String::strip).orElse("");
     if (!id.isEmpty() && !AGENT_ID.matcher(id).matches()) {
       throw new BadRequestException(
-          ProtocolHeaders.AGENT_ID + " must be 1 to 64 letters, digits, '-' or '_'");
+          ProtocolHeaders.AGENT_ID + " must be 1 to 128 letters, digits, '.', '_', ':' or '-'");
     }
     return id;
   }
 
   private static final java.util.regex.Pattern AGENT_ID =
-      java.util.regex.Pattern.compile("[0-9A-Za-z_-]{1,64}");
+      java.util.regex.Pattern.compile("[0-9A-Za-z._:-]{1,128}");
 }

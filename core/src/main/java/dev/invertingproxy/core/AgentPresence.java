@@ -6,7 +6,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -45,12 +44,17 @@ final class AgentPresence {
   /** One open poll of an agent (identity matters: two polls of one agent are two tokens). */
   static final class OpenPoll {
     final String agentId;
-    /** The poll's future: cancelled if its agent says goodbye while this node still holds it. */
-    final CompletableFuture<?> poll;
+    /** Ends the poll (answered empty) if its agent says goodbye while this node still holds it. */
+    private final Runnable end;
 
-    OpenPoll(String agentId, CompletableFuture<?> poll) {
+    OpenPoll(String agentId, Runnable end) {
       this.agentId = agentId;
-      this.poll = poll;
+      this.end = end;
+    }
+
+    /** Ends the poll: its agent is going. Idempotent (the poll ends once). */
+    void end() {
+      end.run();
     }
   }
 
@@ -71,17 +75,32 @@ final class AgentPresence {
     if (!agentId.isEmpty() && leftHere.containsKey(backend + '\u0000' + agentId)) {
       return; // a poll that ended after the goodbye (the registry ignores it too)
     }
-    seenHere
-        .computeIfAbsent(backend, b -> new ConcurrentHashMap<>())
-        .merge(agentId, now, (a, b) -> a.isAfter(b) ? a : b);
+    // Under the map's lock for this backend, so that prune() cannot drop the map meanwhile.
+    seenHere.compute(
+        backend,
+        (b, here) -> {
+          ConcurrentHashMap<String, Instant> agents = here == null ? new ConcurrentHashMap<>() : here;
+          agents.merge(agentId, now, (x, y) -> x.isAfter(y) ? x : y);
+          return agents;
+        });
+    if (!agentId.isEmpty() && leftHere.containsKey(backend + '\u0000' + agentId)) {
+      forgetSeen(backend, agentId); // forget() ran between the check above and the merge
+      return;
+    }
     writeIfDue(
         seenWritten, backend + '\u0000' + agentId, now, () -> registry.agentSeen(backend, agentId, now));
   }
 
   /** A poll of the agent opens on this node; pass what it returns to {@link #pollEnded}. */
-  OpenPoll pollStarted(String backend, String agentId, CompletableFuture<?> future) {
-    OpenPoll poll = new OpenPoll(agentId, future);
-    polling.computeIfAbsent(backend, b -> ConcurrentHashMap.newKeySet()).add(poll);
+  OpenPoll pollStarted(String backend, String agentId, Runnable end) {
+    OpenPoll poll = new OpenPoll(agentId, end);
+    polling.compute(
+        backend,
+        (b, open) -> {
+          Set<OpenPoll> polls = open == null ? ConcurrentHashMap.newKeySet() : open;
+          polls.add(poll);
+          return polls;
+        });
     return poll;
   }
 
@@ -97,11 +116,8 @@ final class AgentPresence {
    * registry (which tells the other nodes, if it is shared) and forgotten here.
    */
   void left(String backend, String agentId, Instant now) {
-    try {
-      registry.agentLeft(backend, agentId, now);
-    } finally {
-      forget(backend, agentId);
-    }
+    forget(backend, agentId); // at once here, before the storage's round trip
+    registry.agentLeft(backend, agentId, now);
   }
 
   /**
@@ -113,20 +129,26 @@ final class AgentPresence {
     if (!agentId.isEmpty()) {
       leftHere.put(backend + '\u0000' + agentId, Instant.now());
     }
-    ConcurrentHashMap<String, Instant> here = seenHere.get(backend);
-    if (here != null) {
-      here.remove(agentId);
-    }
+    forgetSeen(backend, agentId);
     Set<OpenPoll> open = polling.get(backend);
     if (open != null) {
       for (OpenPoll poll : List.copyOf(open)) {
         if (poll.agentId.equals(agentId) && open.remove(poll)) {
-          poll.poll.cancel(false);
+          poll.end();
         }
       }
     }
     seenRead.remove(backend);
     seenWritten.remove(backend + '\u0000' + agentId);
+  }
+
+  private void forgetSeen(String backend, String agentId) {
+    seenHere.computeIfPresent(
+        backend,
+        (b, here) -> {
+          here.remove(agentId);
+          return here;
+        });
   }
 
   /**
@@ -168,6 +190,12 @@ final class AgentPresence {
     Instant oldest = now.minus(FORGET);
     for (ConcurrentHashMap<String, Instant> here : seenHere.values()) {
       here.values().removeIf(time -> time.isBefore(oldest));
+    }
+    for (String backend : List.copyOf(seenHere.keySet())) {
+      seenHere.computeIfPresent(backend, (b, here) -> here.isEmpty() ? null : here);
+    }
+    for (String backend : List.copyOf(polling.keySet())) {
+      polling.computeIfPresent(backend, (b, open) -> open.isEmpty() ? null : open);
     }
     leftHere.values().removeIf(time -> time.isBefore(Instant.now().minus(FORGET)));
     seenWritten.values().removeIf(time -> time.isBefore(oldest));

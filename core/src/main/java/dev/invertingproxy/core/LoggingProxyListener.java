@@ -120,15 +120,33 @@ public final class LoggingProxyListener implements ProxyListener {
     refusals.compute(
         key,
         (k, window) -> {
-          if (window == null || now - window.start > REFUSAL_WINDOW_NANOS) {
-            suppressed[0] = window == null ? 0 : window.suppressed;
-            return new RefusalWindow(now);
+          if (window != null && now - window.start <= REFUSAL_WINDOW_NANOS) {
+            window.suppressed++;
+            return window;
           }
-          window.suppressed++;
-          return window;
+          // A line is due for this caller; the budget for all callers decides. Refused, the
+          // window stays as it was, its count growing, and the caller gets its line later.
+          if (!lines.tryAcquire(now)) {
+            if (window == null) {
+              RefusalWindow waiting = new RefusalWindow(now - REFUSAL_WINDOW_NANOS - 1);
+              waiting.suppressed = 1;
+              return waiting;
+            }
+            window.suppressed++;
+            return window;
+          }
+          suppressed[0] = window == null ? 0 : window.suppressed;
+          return new RefusalWindow(now);
         });
-    if (suppressed[0] < 0 || !lines.tryAcquire(now)) {
-      return; // logged within the last minute, or too many refusal lines this minute
+    if (suppressed[0] < 0) {
+      return; // logged within the last minute, or over the budget: counted
+    }
+    long dropped = lines.droppedBefore();
+    if (dropped > 0) {
+      LOGGER.log(
+          Level.WARNING,
+          "agent calls refused: " + dropped + " lines left out in the last minute (more than "
+              + MAX_REFUSAL_LINES + " callers)");
     }
     LOGGER.log(
         Level.WARNING,
@@ -171,13 +189,29 @@ public final class LoggingProxyListener implements ProxyListener {
   private static final class LineBudget {
     private long windowStart = System.nanoTime();
     private int used;
+    private long dropped;
+    private long droppedBefore;
 
     synchronized boolean tryAcquire(long now) {
       if (now - windowStart > REFUSAL_WINDOW_NANOS) {
         windowStart = now;
         used = 0;
+        droppedBefore += dropped;
+        dropped = 0;
       }
-      return ++used <= MAX_REFUSAL_LINES;
+      if (used < MAX_REFUSAL_LINES) {
+        used++;
+        return true;
+      }
+      dropped++;
+      return false;
+    }
+
+    /** Lines left out in earlier windows and not told yet; told once. */
+    synchronized long droppedBefore() {
+      long told = droppedBefore;
+      droppedBefore = 0;
+      return told;
     }
   }
 

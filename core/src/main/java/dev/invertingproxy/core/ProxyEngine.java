@@ -72,6 +72,8 @@ public final class ProxyEngine implements AutoCloseable {
   private final ProxyEvents events;
   private final AgentSessions sessions;
   private final @Nullable Future<?> sweep;
+  /** Stops the registry's calls about agents leaving (registered last in the constructor). */
+  private final Runnable leaving;
   private final BackendResolver resolver;
   private final AgentAuthenticator authenticator;
   private final Duration longPollTimeout;
@@ -108,11 +110,6 @@ public final class ProxyEngine implements AutoCloseable {
     this.sessions = new AgentSessions(events);
     // A goodbye taken by another node (or by this one): polls of that agent held here end, and
     // its session here ends with it.
-    registry.whenAgentLeaves(
-        (backend, agent) -> {
-          presence.forget(backend, agent);
-          sessions.heardLeft(backend, agent);
-        });
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     if (builder.routeByRegistry) {
       // Presence is recorded at most once per AgentPresence.RESOLUTION: allow that much slack.
@@ -151,7 +148,7 @@ public final class ProxyEngine implements AutoCloseable {
               try {
                 sessions.sweep(window);
                 presence.prune(clock.instant());
-              } catch (RuntimeException e) {
+              } catch (Throwable e) { // an Error (of a listener) must not end the sweep for good
                 // a failing run must not end the periodic sweep
                 LOGGER.log(Level.WARNING, "the agent sweep failed", e);
               }
@@ -159,6 +156,15 @@ public final class ProxyEngine implements AutoCloseable {
             SWEEP_SECONDS,
             SWEEP_SECONDS,
             TimeUnit.SECONDS);
+    // Last: a goodbye taken by any node (this one included) ends the polls of that agent held
+    // here, and its session here. The session is marked first: a poll of the agent registering
+    // meanwhile sees it and ends itself.
+    this.leaving =
+        registry.whenAgentLeaves(
+            (backend, agent) -> {
+              sessions.heardLeft(backend, agent);
+              presence.forget(backend, agent);
+            });
   }
 
   /** How often agents silent for the liveness window are reported as disconnected. */
@@ -522,7 +528,7 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException if the backend ID is missing
    */
   public CompletableFuture<List<String>> pending(AgentCall call) {
-    return poll(call, "", true, (backend, session) -> {
+    return poll(call, "", true, List.of(), (backend, session) -> {
       if (!call.agentId().isEmpty() && session.firstPoll()) {
         // This project's agent, new here: answered at once, so that it learns the capabilities
         // (and polls agent/next, and can say goodbye) without waiting out a long poll. What is
@@ -546,27 +552,53 @@ public final class ProxyEngine implements AutoCloseable {
       AgentCall call,
       String kind,
       boolean forWork,
+      T none,
       java.util.function.BiFunction<String, AgentSessions.Session, CompletableFuture<T>> start) {
     Authorized agent = authorize(call);
     String backend = agent.backend();
-    if (forWork && sessions.saidGoodbye(agent.event(call))) {
+    ProxyListener.AgentEvent event = agent.event(call);
+    if (forWork && sessions.saidGoodbye(event)) {
       // A poll the agent sent before it closed, taken after its goodbye: it must not count it as
-      // connected again, nor be handed a request.
-      throw refused(
-          call,
-          agent.identity(),
-          new ForbiddenException(
-              "agent "
-                  + call.agentId()
-                  + " said goodbye; its ID is not served for a minute after that"));
+      // connected again, nor be handed a request. (Not a refusal worth a warning: it comes at
+      // every clean stop. An agent ID shared by running agents is a misconfiguration.)
+      LOGGER.log(Level.DEBUG, () -> "a poll of agent " + call.agentId() + " after its goodbye");
+      throw new ForbiddenException(
+          "agent " + call.agentId() + " said goodbye; its ID is not served for a minute after that"
+              + " (an agent ID must be unique to one running agent)");
     }
-    AgentSessions.Session session = sessions.active(agent.event(call), forWork);
+    AgentSessions.Session session = sessions.active(event, forWork);
     presence.seen(backend, call.agentId(), clock.instant());
-    CompletableFuture<T> result =
-        limitPolls(backend, kind, () -> start.apply(backend, session));
+    // What the storage waits on (cancelled when the agent leaves) and what the transport answers
+    // from: a poll that its agent's goodbye ends is answered (empty), not left hanging.
+    CompletableFuture<T> waiting = limitPolls(backend, kind, () -> start.apply(backend, session));
+    CompletableFuture<T> result = new CompletableFuture<>();
+    waiting.whenComplete(
+        (value, failure) -> {
+          if (failure != null) {
+            result.completeExceptionally(failure);
+          } else {
+            result.complete(value);
+          }
+        });
+    result.whenComplete(
+        (value, failure) -> {
+          if (result.isCancelled()) {
+            waiting.cancel(false); // the transport saw the agent disconnect
+          }
+        });
     session.pollStarted();
     AgentPresence.OpenPoll open =
-        forWork ? presence.pollStarted(backend, call.agentId(), result) : null;
+        forWork
+            ? presence.pollStarted(
+                backend,
+                call.agentId(),
+                () -> {
+                  // Answered empty first (its agent is going), then nothing more for it from the
+                  // storage: cancelled first, the cancellation would reach the answer.
+                  result.complete(none);
+                  waiting.cancel(false);
+                })
+            : null;
     result.whenComplete(
         (value, failure) -> {
           session.pollEnded();
@@ -577,6 +609,11 @@ public final class ProxyEngine implements AutoCloseable {
             presence.seen(backend, call.agentId(), clock.instant());
           }
         });
+    if (open != null && sessions.saidGoodbye(event)) {
+      // The goodbye came while this poll was being set up: the agent's polls were ended before
+      // this one was registered.
+      open.end();
+    }
     return result;
   }
 
@@ -594,6 +631,7 @@ public final class ProxyEngine implements AutoCloseable {
         call,
         "cancel notices ",
         false,
+        List.of(),
         (backend, session) -> broker.awaitCancelled(backend, longPollTimeout));
   }
 
@@ -656,13 +694,16 @@ public final class ProxyEngine implements AutoCloseable {
   public CompletableFuture<Optional<NextRequest>> next(AgentCall call) {
     CompletableFuture<Optional<NextRequest>> result = new CompletableFuture<>();
     String[] polled = new String[1];
+    ProxyListener.AgentEvent[] agent = new ProxyListener.AgentEvent[1];
     CompletableFuture<List<String>> ids =
         poll(
             call,
             "next-request ",
             true,
+            List.<String>of(),
             (backend, session) -> {
               polled[0] = backend;
+              agent[0] = session.agent;
               return nextIds(backend);
             });
     String backend = polled[0];
@@ -681,6 +722,13 @@ public final class ProxyEngine implements AutoCloseable {
             claimed = claimFirst(backend, list);
           } catch (RuntimeException e) {
             result.completeExceptionally(e); // never leave the poll unanswered
+            return;
+          }
+          if (claimed != null && sessions.saidGoodbye(agent[0])) {
+            // Its agent said goodbye while the request was being claimed: someone else may take it.
+            broker.release(
+                backend, claimed.id(), new AgentFailedException("the agent said goodbye"));
+            result.complete(Optional.empty());
             return;
           }
           if (!result.complete(Optional.ofNullable(claimed)) && claimed != null) {
@@ -901,11 +949,9 @@ public final class ProxyEngine implements AutoCloseable {
     if (agentId.isEmpty()) {
       throw new BadRequestException("missing header " + ProtocolHeaders.AGENT_ID);
     }
-    try {
-      presence.left(agent.backend(), agentId, clock.instant());
-    } finally {
-      sessions.left(agent.event(call));
-    }
+    // Marked first: a poll of this agent registering meanwhile sees it and ends itself.
+    sessions.left(agent.event(call));
+    presence.left(agent.backend(), agentId, clock.instant());
   }
 
   /** An authorized agent call: the backend it acts for and the identity it proved. */
@@ -1064,6 +1110,7 @@ public final class ProxyEngine implements AutoCloseable {
       if (sweep != null) {
         sweep.cancel(false);
       }
+      leaving.run();
       for (ClientCall call : List.copyOf(calls)) {
         call.shutDown(); // no parked client is left waiting for a timer that will not run
       }

@@ -134,7 +134,7 @@ class AgentPresenceTest {
   void aBackendPolledOnThisNodeIsSeenWithoutAsking() {
     CountingRegistry registry = new CountingRegistry();
     AgentPresence presence = new AgentPresence(registry);
-    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1", new CompletableFuture<>());
+    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1", () -> {});
     presence.seen("b1", "a1", T0);
     registry.seen.clear(); // the store lost it (Redis restarted empty)
     assertThat(presence.lastSeen("b1", T0.plusSeconds(20), WINDOW)).contains(T0.plusSeconds(20));
@@ -161,16 +161,16 @@ class AgentPresenceTest {
     presence.seen("b1", "a1", T0);
     assertThat(presence.lastSeen("b1", T0.plusMillis(100), WINDOW)).contains(T0); // cached now
     CompletableFuture<Void> open = new CompletableFuture<>(); // its poll, not yet noticed closed
-    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1", open);
+    AgentPresence.OpenPoll poll = presence.pollStarted("b1", "a1", () -> open.complete(null));
     presence.left("b1", "a1", T0.plusMillis(200));
     assertThat(lefts).hasValue(1);
     // Neither its open poll nor the cached read count any more, and the poll is ended.
     assertThat(presence.lastSeen("b1", T0.plusMillis(300), WINDOW)).isEmpty();
-    assertThat(open).isCancelled();
+    assertThat(open).isDone();
     presence.pollEnded("b1", poll); // noticed later
     presence.seen("b1", "a1", T0.plusMillis(350)); // a late record of its poll: ignored here too
     assertThat(presence.lastSeen("b1", T0.plusMillis(360), WINDOW)).isEmpty();
-    presence.pollStarted("b1", "a2", new CompletableFuture<>()); // another agent polls here
+    presence.pollStarted("b1", "a2", () -> {}); // another agent polls here
     assertThat(presence.lastSeen("b1", T0.plusMillis(400), WINDOW)).contains(T0.plusMillis(400));
   }
 

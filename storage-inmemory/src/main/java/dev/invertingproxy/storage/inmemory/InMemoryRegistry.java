@@ -60,16 +60,26 @@ final class InMemoryRegistry implements BackendRegistry {
   @Override
   public void agentLeft(String backendId, String agentId, Instant time) {
     Objects.requireNonNull(agentId, "agentId");
-    seen.computeIfAbsent(backendId, id -> new Agents()).left(agentId, time);
+    Agents agents = seen.get(backendId);
+    if (agents == null || !agents.left(agentId, time)) {
+      return; // never seen, or gone already: nothing to take back, nobody to tell
+    }
     for (BiConsumer<String, String> listener : leaving) {
-      listener.accept(backendId, agentId); // every engine on this storage hears it
+      try {
+        listener.accept(backendId, agentId); // every engine on this storage hears it
+      } catch (RuntimeException e) {
+        LOGGER.log(System.Logger.Level.WARNING, "a listener of agents leaving failed", e);
+      }
     }
   }
 
   @Override
-  public void whenAgentLeaves(BiConsumer<String, String> listener) {
+  public Runnable whenAgentLeaves(BiConsumer<String, String> listener) {
     leaving.add(Objects.requireNonNull(listener, "listener"));
+    return () -> leaving.remove(listener);
   }
+
+  private static final System.Logger LOGGER = System.getLogger(InMemoryRegistry.class.getName());
 
   @Override
   public Optional<Instant> lastSeen(String backendId) {
@@ -102,10 +112,14 @@ final class InMemoryRegistry implements BackendRegistry {
       prune(time);
     }
 
-    synchronized void left(String agentId, Instant time) {
-      polled.remove(agentId);
+    /** Marks the agent gone; false if it was not polling (never seen, or gone already). */
+    synchronized boolean left(String agentId, Instant time) {
+      if (polled.remove(agentId) == null) {
+        return false;
+      }
       leftAt.put(agentId, time);
       prune(time);
+      return true;
     }
 
     synchronized Optional<Instant> lastSeen() {

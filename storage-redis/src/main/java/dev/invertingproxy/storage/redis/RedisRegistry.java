@@ -160,8 +160,9 @@ final class RedisRegistry implements BackendRegistry {
   }
 
   @Override
-  public void whenAgentLeaves(BiConsumer<String, String> listener) {
+  public Runnable whenAgentLeaves(BiConsumer<String, String> listener) {
     leaving.add(Objects.requireNonNull(listener, "listener"));
+    return () -> leaving.remove(listener);
   }
 
   /** A goodbye announced on {@code P:left} (by any node, this one included). */

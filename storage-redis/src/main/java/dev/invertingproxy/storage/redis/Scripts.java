@@ -296,11 +296,14 @@ final class Scripts {
    * KEYS: agents of the backend, seen. ARGV: prefix, agent ID, time (ms), backend, forget (ms).
    * Marks the agent as gone (its time negated: later polls' records are ignored for a while), sets
    * the backend's {@code seen} to the latest poll of the agents left, or removes it if none is,
-   * and announces it on {@code P:left} (message: backend, newline, agent ID). → 1.
+   * and announces it on {@code P:left} (message: backend, newline, agent ID). → 1; 0, and nothing
+   * done, for an agent never seen or already gone (a flood of made-up IDs leaves no trace).
    */
   static final Script AGENT_LEFT =
       new Script(
           """
+          local was = redis.call('HGET', KEYS[1], ARGV[2])
+          if not was or tonumber(was) < 0 then return 0 end
           redis.call('HSET', KEYS[1], ARGV[2], -tonumber(ARGV[3]))
           redis.call('PUBLISH', ARGV[1] .. ':left', ARGV[4] .. '\\n' .. ARGV[2])
           redis.call('PEXPIRE', KEYS[1], ARGV[5])

@@ -102,14 +102,14 @@ final class JettySupport implements ContainerSupport {
         ServletContextRequest.getServletContextRequest(request)
             .getConnectionMetaData()
             .getConnection();
+    EndPoint endPoint = connection.getEndPoint();
+    if (causedBy(failure, TimeoutException.class)) {
+      return stalled(endPoint);
+    }
     if (!HTTP1_CONNECTION.equals(connection.getClass().getName())) {
       // HTTP/2: the end point is the connection every stream shares, and says nothing of this
       // stream's body; a reset stream is not a malformed one.
       return GenericSupport.INSTANCE.bodyFailure(request, failure, chunked);
-    }
-    EndPoint endPoint = connection.getEndPoint();
-    if (causedBy(failure, TimeoutException.class)) {
-      return stalled(endPoint);
     }
     if (!endPoint.isOpen() || endPoint.isInputShutdown()) {
       return new ClientGoneException(

@@ -90,6 +90,30 @@ class AgentLeaveIT {
       try (Response response = get("/after-goodbye")) {
         assertThat(response.code()).isEqualTo(503);
       }
+      // A poll of that agent ID now (one sent before it closed) is refused, not counted.
+      AgentCalls.Answer late = agent.pendingAs(Relay.BACKEND_ID, "agent-a");
+      assertThat(late.status()).isEqualTo(403);
+      assertThat(late.body()).contains("said goodbye");
+      // An ID that is not one: 400 on any call.
+      AgentCalls.Answer bad = agent.pendingAs(Relay.BACKEND_ID, "not an id");
+      assertThat(bad.status()).isEqualTo(400);
+      assertThat(bad.body()).contains("X-Inverting-Proxy-Agent-ID");
+      // A goodbye of an agent that is not counted changes nothing.
+      assertThat(agent.leave(Relay.BACKEND_ID, "never-seen").status()).isEqualTo(204);
+    }
+  }
+
+  @Test
+  @DisplayName("a caller that names itself anew on every poll is answered at once at most once a second")
+  void firstAnswersAreRateLimited() throws Exception {
+    relay = Relay.withoutAgent(engine -> engine.longPollTimeout(Duration.ofSeconds(2)));
+    try (AgentCalls agent = new AgentCalls(relay.proxy)) {
+      assertThat(agent.pendingAs(Relay.BACKEND_ID, "fresh-1").status()).isEqualTo(200);
+      long start = System.nanoTime();
+      assertThat(agent.pendingAs(Relay.BACKEND_ID, "fresh-2").status()).isEqualTo(200);
+      // Not at once: the long poll (2 s) ran. (A lower bound: a slow machine only adds to it.)
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(1500));
     }
   }
 
