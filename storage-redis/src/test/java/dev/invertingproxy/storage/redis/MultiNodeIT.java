@@ -86,6 +86,25 @@ class MultiNodeIT {
     return agent;
   }
 
+  /**
+   * Waits (bounded) until {@code node} answers 503 for lack of an agent. A request it parks
+   * meanwhile (it still counted an agent) is given up after half a second and asked again.
+   */
+  private void awaitNoAgent(ProxyNode node, String path) {
+    OkHttpClient impatient = http.newBuilder().readTimeout(Duration.ofMillis(500)).build();
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .pollInterval(Duration.ofMillis(50))
+        .ignoreException(java.net.SocketTimeoutException.class)
+        .until(
+            () -> {
+              Request request = new Request.Builder().url(node.uri.resolve(path).toString()).build();
+              try (Response response = impatient.newCall(request).execute()) {
+                return response.code() == 503;
+              }
+            });
+  }
+
   private int status(ProxyNode entry, String path) throws IOException {
     try (Response response =
         http.newCall(new Request.Builder().url(entry.uri.resolve(path).toString()).build()).execute()) {
@@ -112,20 +131,7 @@ class MultiNodeIT {
     // The node it polled knows at once; the other within its presence cache's second (a request
     // there before that is parked: the impatient client gives up on it and asks again).
     assertThat(status(b, "echo/gone")).isEqualTo(503);
-    OkHttpClient impatient = http.newBuilder().readTimeout(Duration.ofMillis(500)).build();
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .pollInterval(Duration.ofMillis(50))
-        .ignoreException(java.net.SocketTimeoutException.class)
-        .until(
-            () -> {
-              try (Response response =
-                  impatient
-                      .newCall(new Request.Builder().url(a.uri.resolve("echo/gone").toString()).build())
-                      .execute()) {
-                return response.code() == 503;
-              }
-            });
+    awaitNoAgent(a, "echo/gone");
     assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThan(Duration.ofSeconds(10));
   }
 
@@ -167,20 +173,7 @@ class MultiNodeIT {
     // B hears it through Redis: the poll it holds is answered empty at once (never handed a
     // request), and a client there gets 503 (not a request parked for an agent that is gone).
     assertThat(polled.get(10, TimeUnit.SECONDS)).isEqualTo(204);
-    OkHttpClient impatient = http.newBuilder().readTimeout(Duration.ofMillis(500)).build();
-    await()
-        .atMost(Duration.ofSeconds(5))
-        .pollInterval(Duration.ofMillis(50))
-        .ignoreException(java.net.SocketTimeoutException.class)
-        .until(
-            () -> {
-              try (Response response =
-                  impatient
-                      .newCall(new Request.Builder().url(b.uri.resolve("echo/after").toString()).build())
-                      .execute()) {
-                return response.code() == 503;
-              }
-            });
+    awaitNoAgent(b, "echo/after");
     // A poll of that agent ID that B takes now (one it sent before it closed) is refused.
     try (Response late = http.newCall(poll).execute()) {
       assertThat(late.code()).isEqualTo(403);

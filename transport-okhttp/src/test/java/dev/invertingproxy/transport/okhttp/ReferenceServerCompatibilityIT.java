@@ -96,6 +96,18 @@ class ReferenceServerCompatibilityIT {
     agent.start();
   }
 
+  /** Our agent with the transport it finds itself (as the agent program runs it). */
+  private void startOwnAgent() {
+    agent =
+        DefaultAgentLoop.builder()
+            .proxy(server.uri())
+            .backendId("b1")
+            .backend(backend.uri())
+            .pollTimeout(Duration.ofSeconds(10))
+            .build();
+    agent.start();
+  }
+
   /** Waits, bounded, until {@code value} reaches {@code at}. */
   private static void awaitAtLeast(IntSupplier value, int at, String what)
       throws InterruptedException {
@@ -126,14 +138,7 @@ class ReferenceServerCompatibilityIT {
   @Test
   @DisplayName("no goodbye to a server that did not announce leave-notice: it would take it for a list call")
   void noGoodbyeToTheReferenceServer() throws Exception {
-    agent =
-        DefaultAgentLoop.builder()
-            .proxy(server.uri())
-            .backendId("b1")
-            .backend(backend.uri())
-            .pollTimeout(Duration.ofSeconds(10))
-            .build();
-    agent.start();
+    startOwnAgent();
     // Closed while its first poll is still open, before any answer told it what the server is.
     awaitAtLeast(server.polls::get, 1, "a poll");
     agent.close(Duration.ofSeconds(2));
@@ -144,14 +149,7 @@ class ReferenceServerCompatibilityIT {
   @Test
   @DisplayName("null list answers (found by discovery): no error, no busy loop, work still served")
   void nullPollAnswers() throws Exception {
-    agent =
-        DefaultAgentLoop.builder()
-            .proxy(server.uri())
-            .backendId("b1")
-            .backend(backend.uri())
-            .pollTimeout(Duration.ofSeconds(10))
-            .build();
-    agent.start();
+    startOwnAgent();
 
     awaitAtLeast(server.nullAnswers::get, 3, "three null answers");
     // When poll n+1 arrives the agent has taken answer n: it counted as a successful poll.
