@@ -710,7 +710,7 @@ public final class ProxyEngine implements AutoCloseable {
     ids.whenComplete(
         (list, failure) -> {
           if (ids.isCancelled()) {
-            result.cancel(false); // the agent left (or said goodbye): nothing to answer
+            result.cancel(false); // the transport saw the agent disconnect: nothing to answer
             return;
           }
           if (failure != null) {
