@@ -1,6 +1,7 @@
 package dev.invertingproxy.core;
 
 import dev.invertingproxy.AgentFailedException;
+import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClaimedRequest;
@@ -18,6 +19,7 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
 import dev.invertingproxy.UnauthenticatedException;
+import dev.invertingproxy.UnsupportedRequestException;
 import dev.invertingproxy.core.internal.Checks;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.ObservedBody;
@@ -36,9 +38,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -48,6 +52,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiFunction;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -103,13 +109,11 @@ public final class ProxyEngine implements AutoCloseable {
     this.broker = storage.broker();
     this.registry = storage.registry();
     this.presence = new AgentPresence(registry);
-    List<ProxyListener> listeners = new java.util.ArrayList<>();
+    List<ProxyListener> listeners = new ArrayList<>();
     listeners.add(LoggingProxyListener.create(builder.accessLog));
     listeners.addAll(builder.listeners);
     this.events = new ProxyEvents(listeners);
     this.sessions = new AgentSessions(events);
-    // A goodbye taken by another node (or by this one): polls of that agent held here end, and
-    // its session here ends with it.
     this.livenessWindow = builder.longPollTimeout.plus(builder.livenessGrace);
     if (builder.routeByRegistry) {
       // Presence is recorded at most once per AgentPresence.RESOLUTION: allow that much slack.
@@ -148,8 +152,7 @@ public final class ProxyEngine implements AutoCloseable {
               try {
                 sessions.sweep(window);
                 presence.prune(clock.instant());
-              } catch (Throwable e) { // an Error (of a listener) must not end the sweep for good
-                // a failing run must not end the periodic sweep
+              } catch (Throwable e) { // even an Error of a listener must not end the sweep
                 LOGGER.log(Level.WARNING, "the agent sweep failed", e);
               }
             },
@@ -223,18 +226,13 @@ public final class ProxyEngine implements AutoCloseable {
   public Cancellable handle(ClientExchange exchange) {
     Objects.requireNonNull(exchange, "client");
     ObservedClient client = new ObservedClient(exchange, events, clock.instant());
-    Optional<String> refusal = RequestTargets.refusal(client.head().target());
+    // Before routing: a dot segment could carry the request past the prefix it matched.
+    Optional<InvertingProxyException> refusal = refusal(client.head());
     if (refusal.isPresent()) {
-      // Before routing: a dot segment could carry the request past the prefix it matched.
-      respondError(client, 400, refusal.get(), Headers.empty());
-      return Cancellable.NONE;
-    }
-    Optional<InvertingProxyException> unsupported = unsupported(client.head());
-    if (unsupported.isPresent()) {
       respondError(
           client,
-          ErrorMapping.status(unsupported.get()),
-          ErrorMapping.reason(unsupported.get()),
+          ErrorMapping.status(refusal.get()),
+          ErrorMapping.reason(refusal.get()),
           Headers.of("Connection", "close"));
       return Cancellable.NONE;
     }
@@ -308,25 +306,30 @@ public final class ProxyEngine implements AutoCloseable {
   }
 
   /**
-   * Why a request cannot be relayed faithfully, if it cannot (answered at once, nothing reaches an
-   * agent): {@code CONNECT} (a tunnel, not a request; containers even report its authority-form
+   * Why a request is refused before routing, if it is (answered at once, nothing reaches an
+   * agent): a target with a dot segment (400, {@link RequestTargets}), or what cannot be relayed
+   * faithfully (501): {@code CONNECT} (a tunnel, not a request; containers even report its authority-form
    * target as {@code /}), {@code TRACE} (it echoes the request, credentials and cookies included,
    * back to whatever sent it) and a transfer coding other than {@code chunked} (containers remove
    * the chunked coding only: the body would reach the backend still coded yet framed as plain).
    */
-  private static Optional<InvertingProxyException> unsupported(RequestHead head) {
+  private static Optional<InvertingProxyException> refusal(RequestHead head) {
+    Optional<String> target = RequestTargets.refusal(head.target());
+    if (target.isPresent()) {
+      return Optional.of(new BadRequestException(target.get()));
+    }
     String method = head.method();
     if (method.equals("CONNECT")) {
       return Optional.of(
-          new dev.invertingproxy.UnsupportedRequestException(
+          new UnsupportedRequestException(
               "CONNECT is not supported: the proxy relays requests, not tunnels"));
     }
     if (method.equals("TRACE")) {
       return Optional.of(
-          new dev.invertingproxy.UnsupportedRequestException(
+          new UnsupportedRequestException(
               "TRACE is not relayed: it would echo the request's credentials and cookies"));
     }
-    List<String> codings = new java.util.ArrayList<>();
+    List<String> codings = new ArrayList<>();
     for (String field : head.headers().all("Transfer-Encoding")) {
       for (String coding : field.split(",", -1)) {
         codings.add(coding.strip());
@@ -334,7 +337,7 @@ public final class ProxyEngine implements AutoCloseable {
     }
     if (!codings.isEmpty() && !(codings.size() == 1 && codings.get(0).equalsIgnoreCase("chunked"))) {
       return Optional.of(
-          new dev.invertingproxy.UnsupportedRequestException(
+          new UnsupportedRequestException(
               "unsupported Transfer-Encoding \""
                   + String.join(", ", codings)
                   + "\": only chunked request bodies are relayed"));
@@ -553,21 +556,22 @@ public final class ProxyEngine implements AutoCloseable {
       String kind,
       boolean forWork,
       T none,
-      java.util.function.BiFunction<String, AgentSessions.Session, CompletableFuture<T>> start) {
+      BiFunction<String, AgentSessions.Session, CompletableFuture<T>> start) {
     Authorized agent = authorize(call);
     String backend = agent.backend();
     ProxyListener.AgentEvent event = agent.event(call);
+    String agentId = event.agentId();
     if (forWork && sessions.saidGoodbye(event)) {
       // A poll the agent sent before it closed, taken after its goodbye: it must not count it as
       // connected again, nor be handed a request. (Not a refusal worth a warning: it comes at
       // every clean stop. An agent ID shared by running agents is a misconfiguration.)
-      LOGGER.log(Level.DEBUG, () -> "a poll of agent " + call.agentId() + " after its goodbye");
+      LOGGER.log(Level.DEBUG, () -> "a poll of agent " + agentId + " after its goodbye");
       throw new ForbiddenException(
-          "agent " + call.agentId() + " said goodbye; its ID is not served for a minute after that"
+          "agent " + agentId + " said goodbye; its ID is not served for a minute after that"
               + " (an agent ID must be unique to one running agent)");
     }
     AgentSessions.Session session = sessions.active(event, forWork);
-    presence.seen(backend, call.agentId(), clock.instant());
+    presence.seen(backend, agentId, clock.instant());
     // What the storage waits on (cancelled when the agent leaves) and what the transport answers
     // from: a poll that its agent's goodbye ends is answered (empty), not left hanging.
     CompletableFuture<T> waiting = limitPolls(backend, kind, () -> start.apply(backend, session));
@@ -591,7 +595,7 @@ public final class ProxyEngine implements AutoCloseable {
         forWork
             ? presence.pollStarted(
                 backend,
-                call.agentId(),
+                agentId,
                 () -> {
                   // Answered empty first (its agent is going), then nothing more for it from the
                   // storage: cancelled first, the cancellation would reach the answer.
@@ -606,7 +610,7 @@ public final class ProxyEngine implements AutoCloseable {
             presence.pollEnded(backend, open);
           }
           if (!result.isCancelled()) {
-            presence.seen(backend, call.agentId(), clock.instant());
+            presence.seen(backend, agentId, clock.instant());
           }
         });
     if (open != null && sessions.saidGoodbye(event)) {
@@ -637,7 +641,7 @@ public final class ProxyEngine implements AutoCloseable {
 
   /** At most {@code maxPollsPerBackend} waiting polls of one kind per backend; beyond: 429. */
   private <T> CompletableFuture<T> limitPolls(
-      String backend, String kind, java.util.function.Supplier<CompletableFuture<T>> poll) {
+      String backend, String kind, Supplier<CompletableFuture<T>> poll) {
     AtomicInteger polling =
         pollsByBackend.computeIfAbsent(kind + backend, id -> new AtomicInteger());
     if (polling.incrementAndGet() > maxPollsPerBackend) {
@@ -982,7 +986,7 @@ public final class ProxyEngine implements AutoCloseable {
     call.agentId(); // checked once here: 400 for an ID that is not one
     // A registered backend names the agents that may act for it. Once backends are registered,
     // an agent may act only for a registered one (no made-up backend IDs).
-    Optional<dev.invertingproxy.BackendRecord> record = registry.get(backend);
+    Optional<BackendRecord> record = registry.get(backend);
     if (record.isPresent()) {
       if (!record.get().agentIdentities().contains(identity.get())) {
         throw refused(
@@ -994,7 +998,7 @@ public final class ProxyEngine implements AutoCloseable {
                     + " may not act for backend "
                     + backend
                     + " (its record allows: "
-                    + String.join(", ", new java.util.TreeSet<>(record.get().agentIdentities()))
+                    + String.join(", ", new TreeSet<>(record.get().agentIdentities()))
                     + ")"));
       }
     } else if (!registry.list().isEmpty()) {
@@ -1142,7 +1146,7 @@ public final class ProxyEngine implements AutoCloseable {
     private int maxPollsPerBackend = 100;
     private Clock clock = Clock.systemUTC();
     private @Nullable ScheduledExecutorService scheduler;
-    private final List<ProxyListener> listeners = new java.util.ArrayList<>();
+    private final List<ProxyListener> listeners = new ArrayList<>();
     private boolean accessLog;
 
     private Builder() {}
