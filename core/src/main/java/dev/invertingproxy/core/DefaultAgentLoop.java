@@ -6,6 +6,7 @@ import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.core.internal.Checks;
+import dev.invertingproxy.core.internal.RequestIds;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.TextResponses;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
@@ -32,7 +33,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -73,7 +73,7 @@ public final class DefaultAgentLoop implements AgentLoop {
   /** An answer came without leave-notice (a reference node behind the same address): no goodbye. */
   private volatile boolean goodbyeUnsafe;
   /** This agent's own ID, sent on every call, so the proxy can tell agents apart and let it leave. */
-  private final String agentId = dev.invertingproxy.core.internal.RequestIds.next();
+  private final String agentId = RequestIds.next();
   private final Duration drainTimeout;
   private final boolean forwardUserId;
   private final int maxHeadBytes;
@@ -230,9 +230,10 @@ public final class DefaultAgentLoop implements AgentLoop {
    * other agent serves the backend, new requests get 503 at once rather than wait for a time-out.
    * Requests in flight are still answered. Said only to a proxy that announced the extension in
    * every answer so far: the reference server takes any call for a list call and could hand it a
-   * request ID, which would be lost (behind one address, a node of each kind may answer). (This project's proxy answers an agent's first poll at once, so the capabilities are
-   * known within a round trip of the start.) Best effort: a failure only means the proxy notices
-   * at the end of the liveness window, as for an agent that died.
+   * request ID, which would be lost (behind one address, a node of each kind may answer). This
+   * project's proxy answers an agent's first poll at once, so the capabilities are known within a
+   * round trip of the start. Best effort: a failure only means the proxy notices at the end of the
+   * liveness window, as for an agent that died.
    */
   private void sayGoodbye() {
     if (goodbyeUnsafe || !transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
@@ -287,9 +288,7 @@ public final class DefaultAgentLoop implements AgentLoop {
           openPolls.remove(poll);
         }
         pollSince = 0;
-        connected = true;
-        connection.connected();
-        noteCapabilities();
+        answered();
         failures = 0;
         if (transport.proxyCapabilities().contains(AgentTransport.CANCEL_NOTICES)
             && cancelPolling.compareAndSet(false, true)) {
@@ -419,9 +418,7 @@ public final class DefaultAgentLoop implements AgentLoop {
             return; // close() may have missed this poll
           }
           wire = transport.nextRequest(backendId, poll);
-          connected = true;
-          connection.connected();
-          noteCapabilities();
+          answered();
           failures = 0;
         } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
           if (!running() || poll.isCancelled() || e instanceof InterruptedException) {
@@ -514,19 +511,20 @@ public final class DefaultAgentLoop implements AgentLoop {
         }
         failures++;
         // The list or next polls report the connection's state; this one only waits alike.
-        long wait =
-            ProxyConnection.isRefusal(e)
-                ? ProxyConnection.refusedWait(failures)
-                : connection.transientWait(failures);
-        if (!pause(wait)) {
+        if (!pause(connection.waitAfter(e, failures))) {
           return;
         }
       }
     }
   }
 
-  /** After an answer: a proxy that did not announce leave-notice is never told goodbye. */
-  private void noteCapabilities() {
+  /**
+   * A poll was answered: the agent is connected; and a proxy that did not announce leave-notice
+   * is never told goodbye.
+   */
+  private void answered() {
+    connected = true;
+    connection.connected();
     if (!transport.proxyCapabilities().contains(AgentTransport.LEAVE_NOTICE)) {
       goodbyeUnsafe = true;
     }

@@ -169,7 +169,12 @@ final class ProxyConnection {
                     + " ms apart), quietly until the state changes");
       }
     }
-    return refused ? refusedWait(attempt) : transientWait(attempt);
+    return waitAfter(failure, attempt);
+  }
+
+  /** How long a poller waits after its {@code attempt}-th failure in a row (no logging). */
+  long waitAfter(Exception failure, int attempt) {
+    return isRefusal(failure) ? refusedWait(attempt) : transientWait(attempt);
   }
 
   /** The state as of the last answer or failure. */
