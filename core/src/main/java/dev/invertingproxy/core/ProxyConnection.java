@@ -183,7 +183,7 @@ final class ProxyConnection {
   }
 
   /** Whether the proxy refused this agent: only a changed credential or record helps. */
-  static boolean isRefusal(Exception failure) {
+  private static boolean isRefusal(Exception failure) {
     return failure instanceof ProxyCallException call
         && (call.status() == 401 || call.status() == 403);
   }
@@ -196,7 +196,7 @@ final class ProxyConnection {
   }
 
   /** Equal jitter: uniform in [c/2, c] for c = min(REFUSED_CAP, REFUSED_BASE * 2^(attempt-1)). */
-  static long refusedWait(int attempt) {
+  private static long refusedWait(int attempt) {
     long ceiling = REFUSED_BASE.toMillis() << Math.min(Math.max(attempt - 1, 0), 20);
     ceiling = Math.min(ceiling, REFUSED_CAP.toMillis());
     return ceiling / 2 + ThreadLocalRandom.current().nextLong(ceiling / 2 + 1);

@@ -71,8 +71,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Known limits of the backend request line: OkHttp's {@link HttpUrl} normalizes some targets
  * before sending them: dot segments ({@code /a/../b}) are removed (never met in use: {@code
- * DefaultAgentLoop} refuses such targets before forwarding, see {@code RequestTargets}), and characters that are not
- * valid in a URL (space, {@code "}, {@code <}, {@code >}, {@code ^}, {@code `}, <code>{</code>,
+ * DefaultAgentLoop} refuses such targets before forwarding, see {@code RequestTargets}), and
+ * characters that are not valid in a URL (space, {@code "}, {@code <}, {@code >}, {@code ^}, {@code `}, <code>{</code>,
  * <code>|</code>, <code>}</code> and non-ASCII in the path; {@code '} and those in the query) are
  * percent-encoded; a backslash becomes a slash. Valid targets, including percent-encoded ones such
  * as {@code /a%2Fb?q=%20x}, are sent byte for byte.

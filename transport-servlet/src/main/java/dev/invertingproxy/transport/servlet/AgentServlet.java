@@ -262,7 +262,8 @@ public class AgentServlet extends HttpServlet {
   }
 
   private static AgentCall call(HttpServletRequest request) {
-    return new AgentCall(ContainerSupport.of(request).requestHeaders(request), request.getRemoteAddr());
+    return new AgentCall(
+        ContainerSupport.of(request).requestHeaders(request), request.getRemoteAddr());
   }
 
   private static boolean requireMethod(String expected, String method, HttpServletResponse response)
