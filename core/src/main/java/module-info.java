@@ -5,8 +5,11 @@
 module dev.invertingproxy.core {
   requires transitive dev.invertingproxy;
   requires static org.jspecify; // annotations only
+  requires com.squareup.moshi; // the protocol's JSON ID list
+  requires okio;
 
   exports dev.invertingproxy.core;
+  exports dev.invertingproxy.core.protocol;
   // The codec drives the raw test peers of the conformance kit; it is not public API.
   exports dev.invertingproxy.core.internal.wire to
       dev.invertingproxy.testkit;

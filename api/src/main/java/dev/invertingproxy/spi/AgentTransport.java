@@ -8,13 +8,15 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.util.List;
-import java.util.Set;
+import java.time.Duration;
+import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The agent's HTTP client: to the proxy (the three v1 calls) and to the private backend. It only
- * moves bytes; the wire format is read and written by {@code core}.
+ * The agent's HTTP client: calls to the proxy and requests to the private backend. It only moves
+ * bytes: it names no endpoint, protocol header or capability, and reads no answer. The agent
+ * protocol (which call, which headers, what an answer means) is {@code core}'s ({@code
+ * dev.invertingproxy.core.protocol.ProxyClient}); so is the HTTP/1.1 wire format.
  *
  * <p>Implementations are thread-safe.
  *
@@ -23,104 +25,17 @@ import org.jspecify.annotations.Nullable;
 public interface AgentTransport extends AutoCloseable {
 
   /**
-   * The capability of a proxy that sends cancel notices ({@code agent/cancelled}, see the
-   * project's protocol document). The reference proxies do not.
-   */
-  String CANCEL_NOTICES = "cancel-notices";
-
-  /**
-   * The capability of a proxy that hands out requests in the poll itself ({@code agent/next}, see
-   * the project's protocol document): one call instead of a list and a read. The reference
-   * proxies do not.
-   */
-  String NEXT_REQUEST = "next-request";
-
-  /**
-   * The extension {@code leave-notice}: the proxy takes {@link #leave}, the agent's goodbye, so
-   * that it stops counting the agent as connected at once.
-   */
-  String LEAVE_NOTICE = "leave-notice";
-
-  /**
-   * Long-polls {@code {proxy}agent/pending}.
+   * Sends one call to the proxy, its body (if any) streaming while {@link ProxyCall#body()} writes
+   * it, and returns as soon as the answer's head arrived, whatever its status; the caller closes
+   * the answer. Redirects are never followed. A {@code GET} may be sent again, on another
+   * connection, when its connection failed before the answer's head (a pooled connection the proxy
+   * closed); no other method is. Cancelling {@code cancel} aborts the call, before or after the
+   * head.
    *
-   * @return the pending request IDs; empty when the poll ended with none
-   * @throws ProxyCallException if the proxy answered with a status other than 200
-   * @throws IOException on a transport failure
+   * @throws IOException if the proxy cannot be reached, the call failed or was cancelled, or the
+   *     transport is closed
    */
-  List<String> listPending(String backendId) throws IOException;
-
-  /**
-   * Like {@link #listPending(String)}; cancelling {@code cancel} aborts the call (the agent stops).
-   * The default ignores the signal.
-   */
-  default List<String> listPending(String backendId, CancelSignal cancel) throws IOException {
-    return listPending(backendId);
-  }
-
-  /**
-   * Returns the capabilities the proxy announced (header {@code X-Inverting-Proxy-Capabilities})
-   * on its latest answer to {@link #listPending} or {@link #nextRequest}; empty for the reference
-   * proxies.
-   */
-  default Set<String> proxyCapabilities() {
-    return Set.of();
-  }
-
-  /**
-   * Long-polls {@code {proxy}agent/cancelled}: the IDs of requests of {@code backendId} that an
-   * agent holds and whose clients have left. Call it only if the proxy announced {@link
-   * #CANCEL_NOTICES}: a reference proxy would take the call for a list call.
-   *
-   * @throws UnsupportedOperationException if this transport cannot
-   */
-  default List<String> listCancelled(String backendId) throws IOException {
-    throw new UnsupportedOperationException("this transport cannot receive cancel notices");
-  }
-
-  /**
-   * Long-polls {@code {proxy}agent/next}: waits for a request of {@code backendId} and returns it
-   * claimed, like {@link #readRequest}. Call it only if the proxy announced {@link #NEXT_REQUEST}.
-   * Cancelling {@code cancel} aborts the call.
-   *
-   * @return the proxy's metadata headers (with the request ID) and the request in HTTP/1.1 wire
-   *     format, which the caller closes; null when the poll ended with none
-   * @throws ProxyCallException if the proxy answered with a status other than 200 or 204
-   * @throws UnsupportedOperationException if this transport cannot
-   */
-  default @Nullable WireMessage nextRequest(String backendId, CancelSignal cancel)
-      throws IOException {
-    throw new UnsupportedOperationException("this transport cannot take requests from polls");
-  }
-
-  /**
-   * Tells the proxy that this agent stopped polling and is going ({@code POST {proxy}agent/leave});
-   * call it only if the proxy announced {@link #LEAVE_NOTICE}. The agent names itself in its proxy
-   * headers ({@code X-Inverting-Proxy-Agent-ID}).
-   *
-   * @throws ProxyCallException if the proxy answered with a status other than 204
-   * @throws UnsupportedOperationException if this transport cannot
-   */
-  default void leave(String backendId) throws IOException {
-    throw new UnsupportedOperationException("this transport cannot say goodbye to the proxy");
-  }
-
-  /**
-   * Reads one parked request from {@code {proxy}agent/request}.
-   *
-   * @return the proxy's metadata headers and the request in HTTP/1.1 wire format; the caller
-   *     closes it
-   * @throws ProxyCallException if the proxy answered with a status other than 200
-   */
-  WireMessage readRequest(String backendId, String requestId) throws IOException;
-
-  /**
-   * Posts a response to {@code {proxy}agent/response}, streaming the bytes {@code writer} writes
-   * (the response in HTTP/1.1 wire format) while it writes them.
-   *
-   * @throws ProxyCallException if the proxy answered with a status other than 200
-   */
-  void postResponse(String backendId, String requestId, BodyWriter writer) throws IOException;
+  ProxyAnswer call(ProxyCall call, CancelSignal cancel) throws IOException;
 
   /**
    * Sends a request to the backend, streaming its body, and returns as soon as the response head
@@ -150,16 +65,41 @@ public interface AgentTransport extends AutoCloseable {
   }
 
   /**
-   * A message read from the proxy: its headers ({@code X-Inverting-Proxy-*} metadata) and body.
+   * One call to the proxy.
    *
-   * @param headers the proxy's response headers
-   * @param body the response body: the parked request in HTTP/1.1 wire format
+   * @param method the HTTP method
+   * @param path the path relative to the proxy's agent base URL ({@link
+   *     dev.invertingproxy.AgentConfig#proxyUrl()}), such as {@code agent/pending}
+   * @param headers the call's headers, sent as given
+   * @param body the body's writer, streamed with chunked framing; null for none ({@code POST}
+   *     without one sends an empty body)
+   * @param timeout a bound on the whole call; {@link Duration#ZERO} for none (long polls are
+   *     bounded by the transport's read time-out, {@link dev.invertingproxy.AgentConfig#pollTimeout()}
+   *     plus a margin)
    */
-  record WireMessage(Headers headers, InputStream body) implements Closeable {
-    @Override
-    public void close() throws IOException {
-      body.close();
+  record ProxyCall(
+      String method, String path, Headers headers, @Nullable BodyWriter body, Duration timeout) {
+    public ProxyCall {
+      Objects.requireNonNull(method, "method");
+      Objects.requireNonNull(path, "path");
+      Objects.requireNonNull(headers, "headers");
+      Objects.requireNonNull(timeout, "timeout");
     }
+  }
+
+  /** The proxy's answer to a {@link ProxyCall}: its head and its body, streaming. */
+  interface ProxyAnswer extends Closeable {
+    /** Returns the status code. */
+    int status();
+
+    /** Returns the reason phrase; may be empty. */
+    String message();
+
+    /** Returns the answer's headers. */
+    Headers headers();
+
+    /** Returns the body, streaming; closing the answer closes it. */
+    InputStream body();
   }
 
   /**

@@ -24,5 +24,5 @@ public interface AgentTransportProvider {
   }
 
   /** Creates a new transport; the caller closes it. */
-  AgentTransport create(AgentTransportConfig config);
+  AgentTransport create(dev.invertingproxy.AgentConfig config);
 }

@@ -1,5 +1,7 @@
 package dev.invertingproxy.bench;
 
+import dev.invertingproxy.core.protocol.AgentEndpoint;
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -35,7 +37,7 @@ public final class IdlePolls {
     AtomicLong lastEarlyAnswer = new AtomicLong(System.nanoTime());
     AtomicInteger errors = new AtomicInteger();
     for (int i = 0; i < agents; i++) {
-      poll(client, proxy.resolve("agent/next"), "idle-" + i, token, open, errors, lastEarlyAnswer);
+      poll(client, proxy.resolve(AgentEndpoint.NEXT.path()), "idle-" + i, token, open, errors, lastEarlyAnswer);
       if (i % 250 == 249) {
         Thread.sleep(100); // a gentle ramp: the proxy's accept queue is finite
       }
@@ -62,7 +64,7 @@ public final class IdlePolls {
       AtomicLong lastEarlyAnswer) {
     HttpRequest request =
         HttpRequest.newBuilder(uri)
-            .header("X-Inverting-Proxy-Backend-ID", backend)
+            .header(ProtocolHeaders.BACKEND_ID, backend)
             .header("Authorization", "Bearer " + token)
             .timeout(Duration.ofSeconds(90))
             .build();

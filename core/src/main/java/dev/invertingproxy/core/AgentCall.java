@@ -1,5 +1,6 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.Headers;
 import java.util.Objects;

@@ -2,7 +2,7 @@ package dev.invertingproxy.core;
 
 import dev.invertingproxy.ProviderNotFoundException;
 import dev.invertingproxy.spi.AgentTransport;
-import dev.invertingproxy.spi.AgentTransportConfig;
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.spi.AgentTransportProvider;
 import dev.invertingproxy.spi.Storage;
 import dev.invertingproxy.spi.StorageOptions;
@@ -122,7 +122,7 @@ public final class Providers {
   }
 
   /** Creates an agent transport with the discovered provider; the caller closes it. */
-  public static AgentTransport openAgentTransport(AgentTransportConfig config) {
+  public static AgentTransport openAgentTransport(AgentConfig config) {
     return agentTransportProvider(Providers.class.getClassLoader()).create(config);
   }
 

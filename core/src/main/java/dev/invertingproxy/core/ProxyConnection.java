@@ -1,14 +1,16 @@
 package dev.invertingproxy.core;
 
-import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.core.protocol.Capabilities;
+import dev.invertingproxy.core.protocol.ProxyCallException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The agent's view of its connection to the proxy, shared by every thread that polls: what it
- * logs and how long a poll waits before it tries again.
+ * The agent's view of its connection to the proxy, shared by every thread that polls: whether it
+ * is connected, what the proxy announced, what it logs and how long a poll waits before it tries
+ * again.
  *
  * <ul>
  *   <li><b>One line per change of state</b>, never one per attempt: connected (INFO, with how long
@@ -66,6 +68,21 @@ final class ProxyConnection {
   /** Fast path of {@link #connected()}: read without the lock. */
   private volatile boolean up;
 
+  /** The last poll was answered (a failed poll clears it). */
+  private volatile boolean answered;
+
+  /** System.nanoTime() when the current list poll began; 0 if none. */
+  private volatile long pollSince;
+
+  /** Some answer announced leave-notice. */
+  private volatile boolean leaveAnnounced;
+
+  /** Some answer did not announce leave-notice (a reference node behind the same address). */
+  private volatile boolean leaveUnsafe;
+
+  /** A poll held open this long counts as connected: a proxy that refuses answers at once. */
+  private static final long HELD_POLL_NANOS = TimeUnit.SECONDS.toNanos(1);
+
   ProxyConnection(String proxy, String backendId, Duration base, Duration cap) {
     this.proxy = proxy;
     this.backendId = backendId;
@@ -73,8 +90,56 @@ final class ProxyConnection {
     this.cap = cap;
   }
 
+  /**
+   * A poll was answered with {@code capabilities}: the agent is connected; and a proxy that did
+   * not announce leave-notice is never told goodbye.
+   */
+  void answered(Capabilities capabilities) {
+    answered = true;
+    if (capabilities.has(Capabilities.LEAVE_NOTICE)) {
+      leaveAnnounced = true;
+    } else {
+      leaveUnsafe = true;
+    }
+    connected();
+  }
+
+  /**
+   * Whether the agent may say goodbye: the proxy announced leave-notice in every answer so far
+   * (the reference server takes any call for a list call and could hand the goodbye a request ID,
+   * which would be lost; behind one address, a node of each kind may answer).
+   */
+  boolean mayLeave() {
+    return leaveAnnounced && !leaveUnsafe;
+  }
+
+  /** A list poll starts (see {@link #isConnected}). */
+  void pollStarted() {
+    pollSince = Math.max(1, System.nanoTime());
+  }
+
+  /** The list poll ended, answered or not. */
+  void pollEnded() {
+    pollSince = 0;
+  }
+
+  /**
+   * Returns true if the last poll was answered, or if the current one has been held open by the
+   * proxy for a moment (a proxy that refuses a poll answers at once; one that accepts it holds it
+   * for its long-poll time-out).
+   */
+  boolean isConnected(boolean running) {
+    long since = pollSince;
+    return answered || (running && since != 0 && System.nanoTime() - since > HELD_POLL_NANOS);
+  }
+
+  /** The agent stopped: no longer connected. */
+  void stopped() {
+    answered = false;
+  }
+
   /** A poll was answered: logs the change if the agent was not connected. */
-  void connected() {
+  private void connected() {
     if (up) {
       lastSuccess = System.nanoTime(); // a benign race: only ever moves forward in practice
       return;
@@ -120,6 +185,7 @@ final class ProxyConnection {
    * @param attempt how many polls of this poller failed in a row, this one included (from 1)
    */
   long failed(Exception failure, int attempt) {
+    answered = false;
     boolean refused = isRefusal(failure);
     State next = refused ? State.REFUSED : State.UNREACHABLE;
     String kind = kind(failure);

@@ -1,5 +1,6 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import dev.invertingproxy.AgentFailedException;
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;

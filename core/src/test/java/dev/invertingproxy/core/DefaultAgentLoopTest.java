@@ -9,10 +9,14 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.spi.AgentTransport;
 import dev.invertingproxy.spi.CancelSignal;
-import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.core.protocol.Capabilities;
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
+import dev.invertingproxy.core.protocol.ProxyCallException;
+import dev.invertingproxy.core.protocol.RequestIdList;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -306,7 +310,6 @@ class DefaultAgentLoopTest {
     CountDownLatch hold = new CountDownLatch(1);
     ScriptedTransport holding =
         new ScriptedTransport() {
-          @Override
           public List<String> listPending(String backendId) throws IOException {
             try {
               hold.await(20, TimeUnit.SECONDS);
@@ -325,6 +328,102 @@ class DefaultAgentLoopTest {
     }
     assertThat(loop.isConnected()).isTrue();
     hold.countDown();
+  }
+
+  @Test
+  @DisplayName("a ready-made transport gets the agent's ID and proxy headers on every call")
+  void injectedTransportCarriesAgentIdAndHeaders() throws Exception {
+    transport.requests.put("r1", wire("GET", "/", "", ""));
+    start(DefaultAgentLoop.builder().proxyHeaders(() -> Headers.of("Authorization", "Bearer t")));
+    transport.offer("r1");
+    transport.posted("r1");
+    assertThat(transport.calls).hasSizeGreaterThanOrEqualTo(3); // list, read, post
+    for (AgentTransport.ProxyCall call : transport.calls) {
+      assertThat(call.headers().first(ProtocolHeaders.AGENT_ID)).as(call.path()).isPresent();
+      assertThat(call.headers().first("Authorization")).as(call.path()).hasValue("Bearer t");
+      assertThat(call.headers().first(ProtocolHeaders.BACKEND_ID)).as(call.path()).hasValue("b1");
+    }
+    assertThat(transport.calls)
+        .extracting(call -> call.headers().first(ProtocolHeaders.AGENT_ID).orElseThrow())
+        .containsOnly(transport.calls.get(0).headers().first(ProtocolHeaders.AGENT_ID).orElseThrow());
+  }
+
+  @Test
+  @DisplayName("options that configure a transport are refused beside a ready-made one, not ignored")
+  void transportOptionsBesideAReadyMadeTransportFail() {
+    DefaultAgentLoop.Builder builder =
+        DefaultAgentLoop.builder()
+            .transport(transport)
+            .backendId("b1")
+            .backendUrl(java.net.URI.create("http://127.0.0.1:9"))
+            .backendKeepAlive(Duration.ZERO);
+    org.assertj.core.api.Assertions.assertThatThrownBy(builder::build)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("backendUrl, backendKeepAlive")
+        .hasMessageContaining("transport(config -> ...)");
+  }
+
+  @Test
+  @DisplayName("a transport factory is given the agent's one configuration")
+  void transportFactoryGetsTheConfiguration() {
+    java.util.concurrent.atomic.AtomicReference<dev.invertingproxy.AgentConfig> seen =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    loop =
+        DefaultAgentLoop.builder()
+            .proxy(java.net.URI.create("http://proxy.example/base"))
+            .backendId("b1")
+            .backendUrl(java.net.URI.create("http://127.0.0.1:9"))
+            .backendKeepAlive(Duration.ZERO)
+            .maxInFlight(7)
+            .transport(config -> {
+              seen.set(config);
+              return transport;
+            })
+            .build();
+    assertThat(seen.get()).isSameAs(loop.config());
+    assertThat(seen.get().proxyUrl()).hasToString("http://proxy.example/base/");
+    assertThat(seen.get().backendUrl()).hasToString("http://127.0.0.1:9");
+    assertThat(seen.get().backendKeepAlive()).isZero();
+    assertThat(seen.get().maxInFlight()).isEqualTo(7);
+    assertThat(seen.get().toBuilder().build().backendUrl()).isEqualTo(seen.get().backendUrl());
+  }
+
+  @Test
+  @DisplayName("goodbye: said to a proxy announcing leave-notice in every answer, never otherwise")
+  void goodbyeOnlyWhenEveryAnswerAnnouncedIt() throws Exception {
+    AtomicBoolean withLeave = new AtomicBoolean(true);
+    ScriptedTransport announcing =
+        new ScriptedTransport() {
+          @Override
+          public Set<String> proxyCapabilities() {
+            return withLeave.get() ? Set.of(Capabilities.LEAVE_NOTICE) : Set.of();
+          }
+        };
+    loop = DefaultAgentLoop.builder().transport(announcing).backendId("b1").build();
+    loop.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (announcing.polls.get() < 2 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    loop.close(Duration.ofSeconds(5));
+    assertThat(announcing.leaves.get()).isEqualTo(1);
+
+    ScriptedTransport mixed =
+        new ScriptedTransport() {
+          @Override
+          public Set<String> proxyCapabilities() {
+            // One node of two behind the address is a reference one: its answers announce nothing.
+            return polls.get() % 2 == 0 ? Set.of(Capabilities.LEAVE_NOTICE) : Set.of();
+          }
+        };
+    loop = DefaultAgentLoop.builder().transport(mixed).backendId("b1").build();
+    loop.start();
+    deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (mixed.polls.get() < 3 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    loop.close(Duration.ofSeconds(5));
+    assertThat(mixed.leaves.get()).isZero();
   }
 
   private static AgentTransport.BackendResponse response(int status, String text) {
@@ -436,12 +535,10 @@ class DefaultAgentLoopTest {
     AtomicInteger cancelPolls = new AtomicInteger();
     NextTransport next =
         new NextTransport() {
-          @Override
           public java.util.Set<String> proxyCapabilities() {
-            return java.util.Set.of(AgentTransport.NEXT_REQUEST, AgentTransport.CANCEL_NOTICES);
+            return java.util.Set.of(Capabilities.NEXT_REQUEST, Capabilities.CANCEL_NOTICES);
           }
 
-          @Override
           public List<String> listCancelled(String backendId) throws IOException {
             cancelPolls.incrementAndGet();
             try {
@@ -486,7 +583,6 @@ class DefaultAgentLoopTest {
     AtomicInteger refusedNext = new AtomicInteger();
     AnnouncingTransport next =
         new AnnouncingTransport() {
-          @Override
           public WireMessage nextRequest(String backendId, CancelSignal cancel) throws IOException {
             if (!announced.get()) {
               refusedNext.incrementAndGet();
@@ -528,7 +624,6 @@ class DefaultAgentLoopTest {
     AtomicInteger nextPolls = new AtomicInteger();
     AnnouncingTransport next =
         new AnnouncingTransport() {
-          @Override
           public WireMessage nextRequest(String backendId, CancelSignal cancel) {
             nextPolls.incrementAndGet();
             announced.set(false);
@@ -551,9 +646,8 @@ class DefaultAgentLoopTest {
   static class AnnouncingTransport extends NextTransport {
     final AtomicBoolean announced = new AtomicBoolean(true);
 
-    @Override
     public Set<String> proxyCapabilities() {
-      return announced.get() ? Set.of(AgentTransport.NEXT_REQUEST) : Set.of();
+      return announced.get() ? Set.of(Capabilities.NEXT_REQUEST) : Set.of();
     }
   }
 
@@ -562,13 +656,11 @@ class DefaultAgentLoopTest {
     final LinkedBlockingQueue<String> nextIds = new LinkedBlockingQueue<>();
     final AtomicInteger waiting = new AtomicInteger();
 
-    @Override
     public java.util.Set<String> proxyCapabilities() {
-      return java.util.Set.of(AgentTransport.NEXT_REQUEST);
+      return java.util.Set.of(Capabilities.NEXT_REQUEST);
     }
 
-    @Override
-    public WireMessage nextRequest(String backendId, dev.invertingproxy.spi.CancelSignal cancel)
+    public WireMessage nextRequest(String backendId, CancelSignal cancel)
         throws IOException {
       waiting.incrementAndGet();
       Thread caller = Thread.currentThread();
@@ -595,7 +687,117 @@ class DefaultAgentLoopTest {
     throw (T) t;
   }
 
+  /** What the scripted proxy answers a read or a next poll with: metadata headers and the wire. */
+  record WireMessage(Headers headers, InputStream body) {}
+
+  /**
+   * A transport whose proxy and backend are scripted by the test: the protocol calls that reach
+   * {@link #call} are answered as this project's proxy (or a reference one) would, in bytes, from
+   * the scripted methods below, so the agent's real {@code ProxyClient} reads them.
+   */
   static class ScriptedTransport implements AgentTransport {
+    /** Every call to the proxy, in order. */
+    final List<ProxyCall> calls = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Goodbyes taken. */
+    final AtomicInteger leaves = new AtomicInteger();
+
+    /** The capabilities the scripted proxy announces on its poll answers; none by default. */
+    public Set<String> proxyCapabilities() {
+      return Set.of();
+    }
+
+    /** Scripted cancel notices; a proxy without the extension by default. */
+    public List<String> listCancelled(String backendId) throws IOException {
+      throw new ProxyCallException(404, "no agent/cancelled here");
+    }
+
+    /** Scripted next polls; a proxy without the extension by default. */
+    public WireMessage nextRequest(String backendId, CancelSignal cancel) throws IOException {
+      throw new ProxyCallException(404, "no agent/next here");
+    }
+
+    /** Scripted list polls with a cancel signal: the one-argument form by default. */
+    public List<String> listPending(String backendId, CancelSignal cancel) throws IOException {
+      return listPending(backendId);
+    }
+
+    @Override
+    public ProxyAnswer call(ProxyCall call, CancelSignal cancel) throws IOException {
+      calls.add(call);
+      String backendId = call.headers().first(ProtocolHeaders.BACKEND_ID).orElseThrow();
+      String requestId = call.headers().first(ProtocolHeaders.REQUEST_ID).orElse(null);
+      Headers announced =
+          proxyCapabilities().isEmpty()
+              ? Headers.empty()
+              : Headers.of(ProtocolHeaders.CAPABILITIES, String.join(", ", proxyCapabilities()));
+      try {
+        switch (call.path()) {
+          case "agent/pending":
+            return answer(200, announced, RequestIdList.encode(listPending(backendId, cancel)));
+          case "agent/cancelled":
+            return answer(200, Headers.empty(), RequestIdList.encode(listCancelled(backendId)));
+          case "agent/next":
+            {
+              WireMessage next = nextRequest(backendId, cancel);
+              if (next == null) {
+                return answer(204, announced, new byte[0]);
+              }
+              Headers headers = announced.toBuilder().addAll(next.headers()).build();
+              return answer(200, headers, next.body());
+            }
+          case "agent/request":
+            {
+              WireMessage read = readRequest(backendId, requestId);
+              return answer(200, read.headers(), read.body());
+            }
+          case "agent/response":
+            postResponse(backendId, requestId, call.body());
+            return answer(200, Headers.empty(), new byte[0]);
+          case "agent/leave":
+            leaves.incrementAndGet();
+            return answer(204, Headers.empty(), new byte[0]);
+          default:
+            return answer(404, Headers.empty(), ("no " + call.path()).getBytes(StandardCharsets.UTF_8));
+        }
+      } catch (ProxyCallException refused) {
+        return answer(
+            refused.status(), Headers.empty(), refused.getMessage().getBytes(StandardCharsets.UTF_8));
+      }
+    }
+
+    private static ProxyAnswer answer(int status, Headers headers, byte[] body) {
+      return answer(status, headers, new ByteArrayInputStream(body));
+    }
+
+    private static ProxyAnswer answer(int status, Headers headers, InputStream body) {
+      return new ProxyAnswer() {
+        @Override
+        public int status() {
+          return status;
+        }
+
+        @Override
+        public String message() {
+          return "";
+        }
+
+        @Override
+        public Headers headers() {
+          return headers;
+        }
+
+        @Override
+        public InputStream body() {
+          return body;
+        }
+
+        @Override
+        public void close() throws IOException {
+          body.close();
+        }
+      };
+    }
+
     final LinkedBlockingQueue<List<String>> offers = new LinkedBlockingQueue<>();
     final Map<String, String> requests = new ConcurrentHashMap<>();
     final Map<String, String> userIds = new ConcurrentHashMap<>();
@@ -630,7 +832,6 @@ class DefaultAgentLoopTest {
       return wire;
     }
 
-    @Override
     public List<String> listPending(String backendId) throws IOException {
       polls.incrementAndGet();
       pollTimes.add(System.nanoTime());
@@ -654,12 +855,11 @@ class DefaultAgentLoopTest {
       }
     }
 
-    @Override
     public WireMessage readRequest(String backendId, String requestId) throws IOException {
       reads.incrementAndGet();
       String wire = requests.get(requestId);
       if (wire == null) {
-        throw new dev.invertingproxy.spi.ProxyCallException(404, "unknown");
+        throw new ProxyCallException(404, "unknown");
       }
       String user = userIds.get(requestId);
       Headers headers =
@@ -668,7 +868,6 @@ class DefaultAgentLoopTest {
           headers, new ByteArrayInputStream(wire.getBytes(StandardCharsets.ISO_8859_1)));
     }
 
-    @Override
     public void postResponse(String backendId, String requestId, BodyWriter writer)
         throws IOException {
       ByteArrayOutputStream out = new ByteArrayOutputStream();

@@ -313,7 +313,7 @@ final class AgentCommand implements Callable<Integer> {
           DefaultAgentLoop.builder()
               .proxy(proxyUrl)
               .backendId(backendId)
-              .backend(backend)
+              .backendUrl(backend)
               .pollTimeout(proxyTimeout)
               .backendTotalTimeout(requestForwardingTimeout)
               .backendKeepAlive(backendKeepAlive)

@@ -96,7 +96,7 @@ final class QuickstartCommand implements Callable<Integer> {
           DefaultAgentLoop.builder()
               .proxy(proxy.url())
               .backendId(BACKEND_ID)
-              .backend(backend.uri())
+              .backendUrl(backend.uri())
               .bearerToken(token)
               .drainTimeout(Duration.ofSeconds(5))
               .build();

@@ -6,16 +6,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.core.protocol.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyClient;
+import dev.invertingproxy.core.protocol.ProxyClient.Claimed;
 import dev.invertingproxy.spi.AgentTransport;
 import dev.invertingproxy.spi.AgentTransport.BackendResponse;
-import dev.invertingproxy.spi.AgentTransport.WireMessage;
-import dev.invertingproxy.spi.AgentTransportConfig;
-import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.spi.CancelSignal;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -47,12 +49,13 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The agent transport conformance kit: what every {@link AgentTransport} must do. A transport's
- * test extends this class and implements {@link #newTransport(AgentTransportConfig)}; it is done
- * when the kit passes.
+ * test extends this class and implements {@link #newTransport(AgentConfig)}; it is done when the
+ * kit passes.
  *
  * <p>The kit starts two scripted servers on loopback, a fake proxy ({@link #proxy}) and a fake
- * backend ({@link #backend}), and checks the contract byte by byte: the three v1 calls (URLs,
- * headers, status handling, streaming in both directions, an aborted post), and the exact forwarder
+ * backend ({@link #backend}), and checks the contract byte by byte: the three v1 calls made through
+ * core's {@link ProxyClient} over the transport (URLs, headers, status handling, streaming in both
+ * directions, an aborted post), and the exact forwarder
  * (request head as given, response head and raw body as received, nothing followed, nothing added).
  * Streaming is proven with latches, never with timing: a transport that buffers fails with a
  * message saying so.
@@ -65,7 +68,7 @@ public abstract class AbstractAgentTransportConformanceTest {
   /** The backend ID the kit's calls use. */
   protected static final String BACKEND_ID = "kit-backend";
 
-  /** The bearer token the kit's {@link AgentTransportConfig#proxyHeaders()} supply. */
+  /** The bearer token the kit's {@link AgentConfig#proxyHeaders()} supply. */
   protected static final String TOKEN = "kit-token";
 
   private static final String START_TIME = "2026-01-02T03:04:05.123456789Z";
@@ -79,12 +82,15 @@ public abstract class AbstractAgentTransportConformanceTest {
   /** A transport for {@link #proxy} at {@code /} and {@link #backend}. */
   protected AgentTransport transport;
 
+  /** The protocol's client over {@link #transport}, for backend {@link #BACKEND_ID}. */
+  protected ProxyClient client;
+
   private final List<AgentTransport> opened = new ArrayList<>();
   private final AtomicInteger proxyHeaderCalls = new AtomicInteger();
   private ExecutorService threads;
 
   /** Creates a transport for {@code config}; the kit closes it. */
-  protected abstract AgentTransport newTransport(AgentTransportConfig config);
+  protected abstract AgentTransport newTransport(AgentConfig config);
 
   /** Returns the optional capabilities this transport offers. */
   protected Set<Capability> capabilities() {
@@ -101,22 +107,30 @@ public abstract class AbstractAgentTransportConformanceTest {
    * headers {@code Authorization: Bearer kit-token} and {@code X-Kit-Call: <n>}, where n counts the
    * supplier's calls (so the kit sees that they are asked for per call).
    */
-  protected AgentTransportConfig config(URI proxyBase, URI backendUri) {
-    return new AgentTransportConfig(
-        proxyBase,
-        backendUri,
-        Duration.ofSeconds(5),
-        4,
-        () ->
-            Headers.of(
-                "Authorization",
-                "Bearer " + TOKEN,
-                "X-Kit-Call",
-                Integer.toString(proxyHeaderCalls.incrementAndGet())));
+  protected AgentConfig config(URI proxyBase, URI backendUri) {
+    return AgentConfig.builder()
+        .proxyUrl(proxyBase)
+        .backendId(BACKEND_ID)
+        .backendUrl(backendUri)
+        .pollTimeout(Duration.ofSeconds(5))
+        .maxInFlight(4)
+        .proxyHeaders(
+            () ->
+                Headers.of(
+                    "Authorization",
+                    "Bearer " + TOKEN,
+                    "X-Kit-Call",
+                    Integer.toString(proxyHeaderCalls.incrementAndGet())))
+        .build();
+  }
+
+  /** Returns the protocol's client over {@code transport}, as the agent makes it. */
+  protected static ProxyClient client(AgentTransport transport, AgentConfig config) {
+    return new ProxyClient(transport, config.backendId(), null, config.proxyHeaders());
   }
 
   /** Creates a transport that the kit closes after the test. */
-  protected AgentTransport open(AgentTransportConfig config) {
+  protected AgentTransport open(AgentConfig config) {
     AgentTransport created = newTransport(config);
     opened.add(created);
     return created;
@@ -128,7 +142,9 @@ public abstract class AbstractAgentTransportConformanceTest {
     threads = Executors.newCachedThreadPool();
     proxy = new ScriptedHttpServer(ScriptedHttpServer.NOT_FOUND);
     backend = new ScriptedHttpServer(ScriptedHttpServer.NOT_FOUND);
-    transport = open(config(proxy.uri("/"), backend.uri("")));
+    AgentConfig config = config(proxy.uri("/"), backend.uri(""));
+    transport = open(config);
+    client = client(transport, config);
   }
 
   @AfterEach
@@ -197,7 +213,7 @@ public abstract class AbstractAgentTransportConformanceTest {
   void listPendingNoWork() throws Exception {
     for (String body : List.of("[]", "null", "", " null \n", "[ ]")) {
       proxy.handler(answer(body));
-      assertThat(transport.listPending(BACKEND_ID)).as("answer '%s'", body).isEmpty();
+      assertThat(client.listPending(new CancelSignal()).ids()).as("answer '%s'", body).isEmpty();
     }
   }
 
@@ -205,7 +221,7 @@ public abstract class AbstractAgentTransportConformanceTest {
   @DisplayName("listPending: a JSON array of IDs, with Content-Length or chunked")
   void listPendingIds() throws Exception {
     proxy.handler(answer("[\"a\",\"b\"]"));
-    assertThat(transport.listPending(BACKEND_ID)).containsExactly("a", "b");
+    assertThat(client.listPending(new CancelSignal()).ids()).containsExactly("a", "b");
 
     proxy.handler(
         exchange ->
@@ -216,7 +232,7 @@ public abstract class AbstractAgentTransportConformanceTest {
                     + chunk("[\"0f1e2d\", ")
                     + chunk("\"x-y_z\"]")
                     + "0\r\n\r\n"));
-    assertThat(transport.listPending(BACKEND_ID)).containsExactly("0f1e2d", "x-y_z");
+    assertThat(client.listPending(new CancelSignal()).ids()).containsExactly("0f1e2d", "x-y_z");
   }
 
   @Test
@@ -224,7 +240,7 @@ public abstract class AbstractAgentTransportConformanceTest {
   void listPendingMalformed() {
     for (String body : List.of("{\"a\":1}", "[1]", "[\"a\"", "nul", "\"a\"")) {
       proxy.handler(answer(body));
-      assertThatThrownBy(() -> transport.listPending(BACKEND_ID))
+      assertThatThrownBy(() -> client.listPending(new CancelSignal()).ids())
           .as("answer '%s'", body)
           .isInstanceOf(IOException.class)
           .isNotInstanceOf(ProxyCallException.class);
@@ -253,11 +269,11 @@ public abstract class AbstractAgentTransportConformanceTest {
           }
         });
 
-    transport.listPending(BACKEND_ID);
-    try (WireMessage read = transport.readRequest(BACKEND_ID, "r1")) {
-      read.body().readAllBytes();
+    client.listPending(new CancelSignal()).ids();
+    try (Claimed read = client.read("r1")) {
+      read.wire().readAllBytes();
     }
-    transport.postResponse(BACKEND_ID, "r1", out -> out.write('x'));
+    client.postResponse("r1", out -> out.write('x'));
 
     List<String> calls = new ArrayList<>();
     for (String expected :
@@ -296,10 +312,11 @@ public abstract class AbstractAgentTransportConformanceTest {
               200, "OK", Headers.empty(), exchange.head().target().endsWith("pending") ? "[]" : "");
         });
     for (String base : List.of("/base/", "/base", "/a%20b/c/")) {
-      AgentTransport based = open(config(proxy.uri(base), backend.uri("")));
-      based.listPending(BACKEND_ID);
-      based.readRequest(BACKEND_ID, "r1").close();
-      based.postResponse(BACKEND_ID, "r1", out -> out.write('x'));
+      AgentConfig config = config(proxy.uri(base), backend.uri(""));
+      ProxyClient based = client(open(config), config);
+      based.listPending(new CancelSignal());
+      based.read("r1").close();
+      based.postResponse("r1", out -> out.write('x'));
       String expected = base.endsWith("/") ? base : base + "/";
       assertThat(proxy.takeRequest().target()).isEqualTo(expected + "agent/pending");
       assertThat(proxy.takeRequest().target()).isEqualTo(expected + "agent/request");
@@ -316,13 +333,13 @@ public abstract class AbstractAgentTransportConformanceTest {
             exchange.readBody();
             exchange.respond(status, "Whatever", Headers.empty(), "refused because of reasons\n");
           });
-      assertThatThrownBy(() -> transport.listPending(BACKEND_ID))
+      assertThatThrownBy(() -> client.listPending(new CancelSignal()).ids())
           .isInstanceOfSatisfying(
               ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(status));
-      assertThatThrownBy(() -> transport.readRequest(BACKEND_ID, "r1").close())
+      assertThatThrownBy(() -> client.read("r1").close())
           .isInstanceOfSatisfying(
               ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(status));
-      assertThatThrownBy(() -> transport.postResponse(BACKEND_ID, "r1", out -> out.write('x')))
+      assertThatThrownBy(() -> client.postResponse("r1", out -> out.write('x')))
           .isInstanceOfSatisfying(
               ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(status));
     }
@@ -347,13 +364,13 @@ public abstract class AbstractAgentTransportConformanceTest {
                   "");
             }
           });
-      assertThatThrownBy(() -> transport.listPending(BACKEND_ID))
+      assertThatThrownBy(() -> client.listPending(new CancelSignal()).ids())
           .isInstanceOfSatisfying(
               ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(status));
-      assertThatThrownBy(() -> transport.readRequest(BACKEND_ID, "r1").close())
+      assertThatThrownBy(() -> client.read("r1").close())
           .isInstanceOfSatisfying(
               ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(status));
-      assertThatThrownBy(() -> transport.postResponse(BACKEND_ID, "r1", out -> out.write('x')))
+      assertThatThrownBy(() -> client.postResponse("r1", out -> out.write('x')))
           .isInstanceOfSatisfying(
               ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(status));
       assertThat(proxy.requestCount() - before).as("requests for " + status).isEqualTo(3);
@@ -385,15 +402,15 @@ public abstract class AbstractAgentTransportConformanceTest {
           exchange.write(chunk(second) + "0\r\n\r\n");
         });
 
-    try (WireMessage message = transport.readRequest(BACKEND_ID, "r1")) {
+    try (Claimed message = client.read("r1")) {
       assertThat(message.headers().first("x-inverting-proxy-request-id")).hasValue("r1");
       assertThat(message.headers().first("X-Inverting-Proxy-Request-Start-Time"))
           .hasValue(START_TIME);
       assertThat(message.headers().first("X-Inverting-Proxy-User-ID"))
           .hasValue("someone@example.com");
-      assertThat(text(message.body(), first.length())).isEqualTo(first);
+      assertThat(text(message.wire(), first.length())).isEqualTo(first);
       released.countDown();
-      assertThat(text(message.body())).isEqualTo(second);
+      assertThat(text(message.wire())).isEqualTo(second);
     }
     assertThat(buffered)
         .as("readRequest waited for the whole body instead of streaming it")
@@ -419,8 +436,7 @@ public abstract class AbstractAgentTransportConformanceTest {
         });
     AtomicBoolean streamed = new AtomicBoolean();
 
-    transport.postResponse(
-        BACKEND_ID,
+    client.postResponse(
         "r1",
         out -> {
           out.write(first.getBytes(ISO_8859_1));
@@ -469,8 +485,7 @@ public abstract class AbstractAgentTransportConformanceTest {
 
     assertThatThrownBy(
             () ->
-                transport.postResponse(
-                    BACKEND_ID,
+                client.postResponse(
                     "r1",
                     out -> {
                       out.write(first.getBytes(ISO_8859_1));
@@ -795,7 +810,7 @@ public abstract class AbstractAgentTransportConformanceTest {
           release.await(20, TimeUnit.SECONDS);
           exchange.respond(200, "OK", Headers.empty(), "[\"too-late\"]");
         });
-    Future<List<String>> poll = threads.submit(() -> transport.listPending(BACKEND_ID));
+    Future<List<String>> poll = threads.submit(() -> client.listPending(new CancelSignal()).ids());
     await(pollArrived, "the long poll reached the proxy");
 
     transport.close();

@@ -64,6 +64,8 @@ public abstract class AbstractProxyEndpointConformanceTest {
    */
   public static final String END_USER_HEADER = "X-Kit-End-User";
 
+  // The kits spell the wire protocol out literally on purpose, rather than use core's
+  // ProtocolHeaders and AgentEndpoint: a conformance check must not follow the code it checks.
   private static final String REQUEST_ID = "X-Inverting-Proxy-Request-ID";
   private static final String START_TIME = "X-Inverting-Proxy-Request-Start-Time";
   private static final String USER_ID = "X-Inverting-Proxy-User-ID";

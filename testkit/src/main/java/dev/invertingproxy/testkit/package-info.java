@@ -8,7 +8,7 @@
  *       implement {@code newStorage(StorageOptions)};
  *   <li>an agent transport: extend {@link
  *       dev.invertingproxy.testkit.AbstractAgentTransportConformanceTest} and implement {@code
- *       newTransport(AgentTransportConfig)};
+ *       newTransport(AgentConfig)};
  *   <li>a proxy endpoint (a server binding of the engine): extend {@link
  *       dev.invertingproxy.testkit.AbstractProxyEndpointConformanceTest} and implement {@code
  *       startEndpoint(ProxyEngine)}, {@code stopEndpoint()} and {@code newStorage()}.

@@ -2,7 +2,7 @@ package dev.invertingproxy.core.internal;
 
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
-import dev.invertingproxy.core.ProtocolHeaders;
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;

@@ -1,7 +1,7 @@
 package dev.invertingproxy.transport.okhttp;
 
 import dev.invertingproxy.spi.AgentTransport;
-import dev.invertingproxy.spi.AgentTransportConfig;
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.spi.AgentTransportProvider;
 
 /**
@@ -30,7 +30,7 @@ public final class OkHttpAgentTransportProvider implements AgentTransportProvide
    * closed.
    */
   @Override
-  public AgentTransport create(AgentTransportConfig config) {
+  public AgentTransport create(AgentConfig config) {
     return OkHttpAgentTransport.create(config);
   }
 

@@ -10,7 +10,7 @@ import okio.BufferedSink;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The body of {@code POST agent/response}: chunked (unknown length), one-shot, produced by a {@link
+ * A posted body (such as a response posted to the proxy): chunked (unknown length), one-shot, produced by a {@link
  * BodyWriter} while OkHttp sends it. When the writer flushes, the bytes go out as a chunk. When the
  * writer throws, the exception propagates out of {@link #writeTo}, so OkHttp never writes the
  * terminating chunk and drops the connection: the proxy sees an incomplete body, not a clean end.
@@ -18,8 +18,6 @@ import org.jspecify.annotations.Nullable;
  * <p>This class is thread-safe: a second {@link #writeTo} fails.
  */
 final class WriterRequestBody extends RequestBody {
-  private static final MediaType TEXT_PLAIN = MediaType.get("text/plain");
-
   private final BodyWriter writer;
   private final AtomicBoolean written = new AtomicBoolean();
 
@@ -27,9 +25,10 @@ final class WriterRequestBody extends RequestBody {
     this.writer = writer;
   }
 
+  /** None: the call's headers name it. */
   @Override
   public @Nullable MediaType contentType() {
-    return TEXT_PLAIN;
+    return null;
   }
 
   @Override

@@ -4,11 +4,11 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.spi.AgentTransport.BackendResponse;
-import dev.invertingproxy.spi.AgentTransportConfig;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
@@ -17,16 +17,18 @@ import org.junit.jupiter.api.Test;
 /**
  * A backend closes keep-alive connections that stay idle; the agent must not send a request on
  * one it has closed. A POST cannot be sent again (the backend may have acted on it), so the agent
- * closes idle connections first ({@link AgentTransportConfig#backendKeepAlive()}).
+ * closes idle connections first ({@link AgentConfig#backendKeepAlive()}).
  */
 class BackendKeepAliveTest {
   private static final Duration BACKEND_IDLE = Duration.ofMillis(300);
   private static final long PAUSE_MILLIS = 900; // longer than BACKEND_IDLE, well under OkHttp's 10 s
 
   private static OkHttpAgentTransport transport(URI backend, Duration keepAlive) {
-    AgentTransportConfig config =
+    AgentConfig config =
         TestConfigs.config(TestConfigs.UNUSED_BACKEND, backend, Headers::empty)
-            .withBackendKeepAlive(keepAlive);
+            .toBuilder()
+            .backendKeepAlive(keepAlive)
+            .build();
     return OkHttpAgentTransport.create(config);
   }
 
@@ -83,9 +85,9 @@ class BackendKeepAliveTest {
   @Test
   void theDefaultKeepAliveOutrunsAServerThatClosesAfterTwoSeconds() throws Exception {
     // gunicorn's keep-alive is 2 s, the shortest among common servers.
-    AgentTransportConfig config =
+    AgentConfig config =
         TestConfigs.config(TestConfigs.UNUSED_BACKEND, URI.create("http://127.0.0.1:1"), Headers::empty);
-    assertThat(config.backendKeepAlive()).isEqualTo(AgentTransportConfig.DEFAULT_BACKEND_KEEP_ALIVE);
+    assertThat(config.backendKeepAlive()).isEqualTo(AgentConfig.DEFAULT_BACKEND_KEEP_ALIVE);
     try (IdleClosingBackend backend = new IdleClosingBackend(Duration.ofSeconds(2));
         OkHttpAgentTransport transport = OkHttpAgentTransport.create(
             TestConfigs.config(TestConfigs.UNUSED_BACKEND, backend.uri(), Headers::empty))) {

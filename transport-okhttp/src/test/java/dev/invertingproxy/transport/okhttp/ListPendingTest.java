@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.invertingproxy.Headers;
-import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyClient;
+import dev.invertingproxy.core.protocol.RequestIdList;
+import dev.invertingproxy.spi.CancelSignal;
 import java.io.IOException;
 import java.net.URI;
 import java.util.List;
@@ -20,14 +23,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+/** {@code GET agent/pending} through core's {@link ProxyClient} over the OkHttp transport. */
 class ListPendingTest {
   @StartStop final MockWebServer proxy = new MockWebServer();
 
   private OkHttpAgentTransport transport;
+  private ProxyClient client;
 
   @BeforeEach
   void setUp() {
     transport = OkHttpAgentTransport.create(TestConfigs.proxyConfig(proxy));
+    client = TestConfigs.client(transport);
+  }
+
+  private static List<String> listPending(ProxyClient client) throws IOException {
+    return client.listPending(new CancelSignal()).ids();
   }
 
   @AfterEach
@@ -40,14 +50,14 @@ class ListPendingTest {
   void noWork(String body) throws Exception {
     proxy.enqueue(new MockResponse.Builder().body(body).build());
 
-    assertThat(transport.listPending("b1")).isEmpty();
+    assertThat(listPending(client)).isEmpty();
   }
 
   @Test
   void ids() throws Exception {
     proxy.enqueue(new MockResponse.Builder().body("[\"a\",\"b\"]").build());
 
-    assertThat(transport.listPending("b1")).containsExactly("a", "b");
+    assertThat(listPending(client)).containsExactly("a", "b");
 
     RecordedRequest recorded = proxy.takeRequest();
     assertThat(recorded.getMethod()).isEqualTo("GET");
@@ -59,7 +69,7 @@ class ListPendingTest {
   void chunkedBody() throws Exception {
     proxy.enqueue(new MockResponse.Builder().chunkedBody("[\"a\", \"b\", \"c\"]", 3).build());
 
-    assertThat(transport.listPending("b1")).containsExactly("a", "b", "c");
+    assertThat(listPending(client)).containsExactly("a", "b", "c");
   }
 
   @ParameterizedTest
@@ -68,7 +78,7 @@ class ListPendingTest {
   void malformedBodyIsAnIoException(String body) {
     proxy.enqueue(new MockResponse.Builder().body(body).build());
 
-    assertThatThrownBy(() -> transport.listPending("b1"))
+    assertThatThrownBy(() -> listPending(client))
         .isInstanceOf(IOException.class)
         .isNotInstanceOf(ProxyCallException.class)
         .hasMessageContaining("agent/pending");
@@ -82,7 +92,7 @@ class ListPendingTest {
             .body("Backend user not allowed" + "x".repeat(500))
             .build());
 
-    assertThatThrownBy(() -> transport.listPending("b1"))
+    assertThatThrownBy(() -> listPending(client))
         .isInstanceOfSatisfying(
             ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(401))
         .hasMessageContaining("401")
@@ -96,7 +106,7 @@ class ListPendingTest {
         new MockResponse.Builder().code(302).setHeader("Location", "/elsewhere/").build());
     proxy.enqueue(new MockResponse.Builder().body("[\"wrong\"]").build());
 
-    assertThatThrownBy(() -> transport.listPending("b1"))
+    assertThatThrownBy(() -> listPending(client))
         .isInstanceOfSatisfying(
             ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(302));
     assertThat(proxy.getRequestCount()).isEqualTo(1);
@@ -119,8 +129,9 @@ class ListPendingTest {
       proxy.enqueue(new MockResponse.Builder().body("[]").build());
       proxy.enqueue(new MockResponse.Builder().body("[]").build());
 
-      authed.listPending("b1");
-      authed.listPending("b1");
+      ProxyClient authedClient = TestConfigs.client(authed);
+      listPending(authedClient);
+      listPending(authedClient);
 
       for (String expected : List.of("Bearer t1", "Bearer t2")) {
         RecordedRequest recorded = proxy.takeRequest();
@@ -143,9 +154,10 @@ class ListPendingTest {
       proxy.enqueue(new MockResponse.Builder().body("").build());
       proxy.enqueue(new MockResponse.Builder().build());
 
-      based.listPending("b1");
-      based.readRequest("b1", "r1").close();
-      based.postResponse("b1", "r1", out -> out.write('x'));
+      ProxyClient basedClient = TestConfigs.client(based);
+      listPending(basedClient);
+      basedClient.read("r1").close();
+      basedClient.postResponse("r1", out -> out.write('x'));
 
       assertThat(proxy.takeRequest().getTarget()).isEqualTo("/base/agent/pending");
       assertThat(proxy.takeRequest().getTarget()).isEqualTo("/base/agent/request");
@@ -161,7 +173,7 @@ class ListPendingTest {
             TestConfigs.config(base, TestConfigs.UNUSED_BACKEND, Headers::empty))) {
       proxy.enqueue(new MockResponse.Builder().body("[]").build());
 
-      rooted.listPending("b1");
+      listPending(TestConfigs.client(rooted));
 
       assertThat(proxy.takeRequest().getTarget()).isEqualTo("/agent/pending");
     }
@@ -170,13 +182,13 @@ class ListPendingTest {
   @Test
   void bodyOverOneMebibyteIsRefused() {
     StringBuilder big = new StringBuilder("[");
-    while (big.length() <= OkHttpAgentTransport.PENDING_LIMIT) {
+    while (big.length() <= RequestIdList.MAX_BYTES) {
       big.append("\"0123456789abcdef0123456789abcdef\",");
     }
     big.append("\"end\"]");
     proxy.enqueue(new MockResponse.Builder().body(big.toString()).build());
 
-    assertThatThrownBy(() -> transport.listPending("b1"))
+    assertThatThrownBy(() -> listPending(client))
         .isInstanceOf(IOException.class)
         .isNotInstanceOf(ProxyCallException.class)
         .hasMessageContaining("exceeds");
@@ -185,10 +197,10 @@ class ListPendingTest {
   @Test
   void bodyOfExactlyOneMebibyteIsAccepted() throws Exception {
     String ids = "[\"a\"]";
-    String padded = ids + " ".repeat(OkHttpAgentTransport.PENDING_LIMIT - ids.length());
+    String padded = ids + " ".repeat(RequestIdList.MAX_BYTES - ids.length());
     proxy.enqueue(new MockResponse.Builder().body(padded).build());
 
-    assertThat(transport.listPending("b1")).containsExactly("a");
+    assertThat(listPending(client)).containsExactly("a");
   }
 
   @Test
@@ -205,6 +217,6 @@ class ListPendingTest {
             .headersDelay(100, TimeUnit.MILLISECONDS)
             .build());
 
-    assertThat(transport.listPending("b1")).containsExactly("late");
+    assertThat(listPending(client)).containsExactly("late");
   }
 }

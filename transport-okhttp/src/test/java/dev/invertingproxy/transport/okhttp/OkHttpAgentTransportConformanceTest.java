@@ -1,7 +1,7 @@
 package dev.invertingproxy.transport.okhttp;
 
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.spi.AgentTransport;
-import dev.invertingproxy.spi.AgentTransportConfig;
 import dev.invertingproxy.testkit.AbstractAgentTransportConformanceTest;
 import java.util.Map;
 
@@ -12,7 +12,7 @@ import java.util.Map;
  */
 class OkHttpAgentTransportConformanceTest extends AbstractAgentTransportConformanceTest {
   @Override
-  protected AgentTransport newTransport(AgentTransportConfig config) {
+  protected AgentTransport newTransport(AgentConfig config) {
     return OkHttpAgentTransport.create(config);
   }
 

@@ -4,7 +4,8 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyClient;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 import mockwebserver3.MockResponse;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+/** {@code POST agent/response} through core's {@link ProxyClient} over the OkHttp transport. */
 class PostResponseTest {
   private static final String HEAD = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
   private static final String BODY = "5\r\nhello\r\n0\r\n\r\n";
@@ -22,10 +24,12 @@ class PostResponseTest {
   @StartStop final MockWebServer proxy = new MockWebServer();
 
   private OkHttpAgentTransport transport;
+  private ProxyClient client;
 
   @BeforeEach
   void setUp() {
     transport = OkHttpAgentTransport.create(TestConfigs.proxyConfig(proxy));
+    client = TestConfigs.client(transport);
   }
 
   @AfterEach
@@ -37,8 +41,7 @@ class PostResponseTest {
   void streamsTheExactBytesChunked() throws Exception {
     proxy.enqueue(new MockResponse.Builder().body("").build());
 
-    transport.postResponse(
-        "b1",
+    client.postResponse(
         "r1",
         out -> {
           out.write(HEAD.getBytes(UTF_8));
@@ -68,8 +71,7 @@ class PostResponseTest {
 
     assertThatThrownBy(
             () ->
-                transport.postResponse(
-                    "b1",
+                client.postResponse(
                     "r1",
                     out -> {
                       out.write(HEAD.getBytes(UTF_8));
@@ -90,8 +92,7 @@ class PostResponseTest {
 
     assertThatThrownBy(
             () ->
-                transport.postResponse(
-                    "b1",
+                client.postResponse(
                     "r1",
                     out -> {
                       out.write(HEAD.getBytes(UTF_8));
@@ -110,7 +111,7 @@ class PostResponseTest {
   void serverErrorIsAProxyCallException() {
     proxy.enqueue(new MockResponse.Builder().code(500).body("boom").build());
 
-    assertThatThrownBy(() -> transport.postResponse("b1", "r1", out -> out.write('x')))
+    assertThatThrownBy(() -> client.postResponse("r1", out -> out.write('x')))
         .isInstanceOfSatisfying(
             ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(500))
         .hasMessageContaining("boom");
@@ -121,8 +122,8 @@ class PostResponseTest {
     proxy.enqueue(new MockResponse.Builder().body("ignored response text").build());
     proxy.enqueue(new MockResponse.Builder().body("").build());
 
-    transport.postResponse("b1", "r1", out -> out.write('x'));
-    transport.postResponse("b1", "r2", out -> out.write('y'));
+    client.postResponse("r1", out -> out.write('x'));
+    client.postResponse("r2", out -> out.write('y'));
 
     RecordedRequest first = proxy.takeRequest();
     RecordedRequest second = proxy.takeRequest();

@@ -4,7 +4,10 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.invertingproxy.core.protocol.ProxyClient;
+import dev.invertingproxy.spi.CancelSignal;
 import java.io.IOException;
+import java.util.List;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
 import mockwebserver3.RecordedRequest;
@@ -23,10 +26,12 @@ class ProxyConnectionReuseTest {
   @StartStop final MockWebServer proxy = new MockWebServer();
 
   private OkHttpAgentTransport transport;
+  private ProxyClient client;
 
   @BeforeEach
   void setUp() {
     transport = OkHttpAgentTransport.create(TestConfigs.proxyConfig(proxy));
+    client = TestConfigs.client(transport);
     // One answered poll, then the proxy closes that connection when the next call arrives on it.
     proxy.enqueue(new MockResponse.Builder().body("[]").build());
     proxy.enqueue(new MockResponse.Builder().onResponseStart(new SocketEffect.CloseSocket()).build());
@@ -37,12 +42,16 @@ class ProxyConnectionReuseTest {
     transport.close();
   }
 
+  private List<String> listPending() throws IOException {
+    return client.listPending(new CancelSignal()).ids();
+  }
+
   @Test
   void aPollOnAConnectionTheProxyClosedIsSentAgain() throws Exception {
     proxy.enqueue(new MockResponse.Builder().body("[\"a\"]").build());
-    assertThat(transport.listPending("b1")).isEmpty();
+    assertThat(listPending()).isEmpty();
 
-    assertThat(transport.listPending("b1")).containsExactly("a");
+    assertThat(listPending()).containsExactly("a");
 
     RecordedRequest first = proxy.takeRequest();
     RecordedRequest lost = proxy.takeRequest();
@@ -54,21 +63,21 @@ class ProxyConnectionReuseTest {
   @Test
   void aNextPollIsSentAgainToo() throws Exception {
     proxy.enqueue(new MockResponse.Builder().code(204).build());
-    assertThat(transport.listPending("b1")).isEmpty();
+    assertThat(listPending()).isEmpty();
 
-    assertThat(transport.nextRequest("b1", new dev.invertingproxy.spi.CancelSignal())).isNull();
+    assertThat(client.next(new CancelSignal()).claimed()).isEmpty();
     assertThat(proxy.getRequestCount()).isEqualTo(3);
   }
 
   @Test
   void aResponsePostIsNotSentTwice() throws Exception {
     proxy.enqueue(new MockResponse.Builder().body("").build());
-    assertThat(transport.listPending("b1")).isEmpty();
+    assertThat(listPending()).isEmpty();
 
     assertThatThrownBy(
             () ->
-                transport.postResponse(
-                    "b1", "r1", out -> out.write("HTTP/1.1 200 OK\r\n\r\n".getBytes(UTF_8))))
+                client.postResponse(
+                    "r1", out -> out.write("HTTP/1.1 200 OK\r\n\r\n".getBytes(UTF_8))))
         .isInstanceOf(IOException.class);
     assertThat(proxy.getRequestCount()).isEqualTo(2);
   }

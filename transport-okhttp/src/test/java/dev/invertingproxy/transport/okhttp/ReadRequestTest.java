@@ -4,8 +4,9 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.invertingproxy.spi.AgentTransport.WireMessage;
-import dev.invertingproxy.spi.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyCallException;
+import dev.invertingproxy.core.protocol.ProxyClient;
+import dev.invertingproxy.core.protocol.ProxyClient.Claimed;
 import java.io.InputStream;
 import mockwebserver3.MockResponse;
 import mockwebserver3.MockWebServer;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+/** {@code GET agent/request} through core's {@link ProxyClient} over the OkHttp transport. */
 class ReadRequestTest {
   private static final String WIRE =
       "POST /x HTTP/1.1\r\nHost: public.example\r\n" + "Content-Length: 5\r\n\r\nhello";
@@ -23,10 +25,12 @@ class ReadRequestTest {
   @StartStop final MockWebServer proxy = new MockWebServer();
 
   private OkHttpAgentTransport transport;
+  private ProxyClient client;
 
   @BeforeEach
   void setUp() {
     transport = OkHttpAgentTransport.create(TestConfigs.proxyConfig(proxy));
+    client = TestConfigs.client(transport);
   }
 
   @AfterEach
@@ -43,12 +47,14 @@ class ReadRequestTest {
             .body(WIRE)
             .build());
 
-    try (WireMessage message = transport.readRequest("b1", "r1")) {
+    try (Claimed message = client.read("r1")) {
+      assertThat(message.requestId()).isEqualTo("r1");
+      assertThat(message.userId()).hasValue("someone@example.com");
       assertThat(message.headers().first("x-inverting-proxy-request-start-time"))
           .hasValue("2026-01-02T03:04:05.123456789Z");
       assertThat(message.headers().first("X-Inverting-Proxy-User-ID"))
           .hasValue("someone@example.com");
-      assertThat(new String(message.body().readAllBytes(), UTF_8)).isEqualTo(WIRE);
+      assertThat(new String(message.wire().readAllBytes(), UTF_8)).isEqualTo(WIRE);
     }
 
     RecordedRequest recorded = proxy.takeRequest();
@@ -60,7 +66,7 @@ class ReadRequestTest {
 
   @Test
   void bodyIsStreamedNotBuffered() throws Exception {
-    // The proxy sends the head and half of the body, then stalls: readRequest must return anyway
+    // The proxy sends the head and half of the body, then stalls: read must return anyway
     // and the first half must be readable.
     proxy.enqueue(
         new MockResponse.Builder()
@@ -69,8 +75,8 @@ class ReadRequestTest {
             .onResponseBody(SocketEffect.Stall.INSTANCE)
             .build());
 
-    try (WireMessage message = transport.readRequest("b1", "r1")) {
-      InputStream body = message.body();
+    try (Claimed message = client.read("r1")) {
+      InputStream body = message.wire();
       assertThat(body.readNBytes(10)).isEqualTo("0123456789".getBytes(UTF_8));
     }
   }
@@ -79,7 +85,7 @@ class ReadRequestTest {
   void notFoundIsAProxyCallException() {
     proxy.enqueue(new MockResponse.Builder().code(404).body("404 page not found\n").build());
 
-    assertThatThrownBy(() -> transport.readRequest("b1", "gone"))
+    assertThatThrownBy(() -> client.read("gone"))
         .isInstanceOfSatisfying(
             ProxyCallException.class, e -> assertThat(e.status()).isEqualTo(404))
         .hasMessageContaining("404 page not found");

@@ -3,10 +3,10 @@ package dev.invertingproxy.transport.okhttp;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.core.DefaultAgentLoop;
-import dev.invertingproxy.spi.AgentTransportConfig;
 import dev.invertingproxy.testkit.RawHttpBackend;
 import dev.invertingproxy.testkit.RawHttpClient;
 import dev.invertingproxy.testkit.WireReader;
@@ -80,17 +80,21 @@ class ReferenceServerCompatibilityIT {
     backend.close();
   }
 
-  /** Our agent with an explicitly built transport. */
+  /** Our agent with an explicitly built transport (which knows the proxy and the backend). */
   private void startAgent() {
     transport =
         OkHttpAgentTransport.create(
-            new AgentTransportConfig(
-                server.uri(), backend.uri(), Duration.ofSeconds(10), 4, Headers::empty));
+            AgentConfig.builder()
+                .proxyUrl(server.uri())
+                .backendId("b1")
+                .backendUrl(backend.uri())
+                .pollTimeout(Duration.ofSeconds(10))
+                .maxInFlight(4)
+                .build());
     agent =
         DefaultAgentLoop.builder()
             .transport(transport)
             .backendId("b1")
-            .backend(backend.uri())
             .forwardUserId(true)
             .build();
     agent.start();
@@ -102,7 +106,7 @@ class ReferenceServerCompatibilityIT {
         DefaultAgentLoop.builder()
             .proxy(server.uri())
             .backendId("b1")
-            .backend(backend.uri())
+            .backendUrl(backend.uri())
             .pollTimeout(Duration.ofSeconds(10))
             .build();
     agent.start();

@@ -1,15 +1,15 @@
 package dev.invertingproxy.transport.servlet;
 
-import com.squareup.moshi.JsonAdapter;
-import com.squareup.moshi.Moshi;
-import com.squareup.moshi.Types;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.core.AgentCall;
 import dev.invertingproxy.core.AgentReadSink;
 import dev.invertingproxy.core.ErrorMapping;
-import dev.invertingproxy.core.ProtocolHeaders;
 import dev.invertingproxy.core.ProxyEngine;
 import dev.invertingproxy.core.RequestTargets;
+import dev.invertingproxy.core.protocol.AgentEndpoint;
+import dev.invertingproxy.core.protocol.Capabilities;
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
+import dev.invertingproxy.core.protocol.RequestIdList;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -17,7 +17,6 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -54,8 +53,6 @@ import org.jspecify.annotations.Nullable;
 public class AgentServlet extends HttpServlet {
   private static final long serialVersionUID = 1L;
   private static final System.Logger LOGGER = System.getLogger(AgentServlet.class.getName());
-  private static final JsonAdapter<List<String>> IDS =
-      new Moshi.Builder().build().adapter(Types.newParameterizedType(List.class, String.class));
 
   private final transient ProxyEngine engine;
 
@@ -72,35 +69,25 @@ public class AgentServlet extends HttpServlet {
       // The container mapped this call here after removing dot segments: refuse those, as the
       // client endpoint does, so that no spelling of a path reaches another endpoint than it names.
       RequestTargets.check(path);
-      if (path.endsWith("agent/pending")) {
-        if (requireMethod("GET", method, response)) {
-          longPoll(request, response, engine.pending(call(request)));
-        }
-      } else if (path.endsWith("agent/cancelled")) {
-        if (requireMethod("GET", method, response)) {
-          longPoll(request, response, engine.cancelled(call(request)));
-        }
-      } else if (path.endsWith("agent/next")) {
-        if (requireMethod("GET", method, response)) {
-          next(request, response, engine.next(call(request)));
-        }
-      } else if (path.endsWith("agent/request")) {
-        if (requireMethod("GET", method, response)) {
-          read(request, response);
-        }
-      } else if (path.endsWith("agent/leave")) {
-        if (requireMethod("POST", method, response)) {
-          engine.leave(call(request));
-          response.setStatus(204);
-        }
-      } else if (path.endsWith("agent/response")) {
-        if (requireMethod("POST", method, response)) {
-          engine.postResponse(call(request), request.getInputStream());
-          response.setStatus(200);
-          response.setContentLength(0);
-        }
-      } else {
+      Optional<AgentEndpoint> endpoint = AgentEndpoint.matching(path);
+      if (endpoint.isEmpty()) {
         PlainAnswers.error(response, 404, "no agent endpoint at " + path);
+      } else if (requireMethod(endpoint.get().method(), method, response)) {
+        switch (endpoint.get()) {
+          case PENDING -> longPoll(request, response, engine.pending(call(request)));
+          case CANCELLED -> longPoll(request, response, engine.cancelled(call(request)));
+          case NEXT -> next(request, response, engine.next(call(request)));
+          case REQUEST -> read(request, response);
+          case LEAVE -> {
+            engine.leave(call(request));
+            response.setStatus(204);
+          }
+          case RESPONSE -> {
+            engine.postResponse(call(request), request.getInputStream());
+            response.setStatus(200);
+            response.setContentLength(0);
+          }
+        }
       }
     } catch (IOException | RuntimeException e) {
       if (response.isCommitted()) {
@@ -145,9 +132,9 @@ public class AgentServlet extends HttpServlet {
             if (failure != null) {
               PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
             } else {
-              byte[] json = IDS.toJson(list).getBytes(StandardCharsets.UTF_8);
+              byte[] json = RequestIdList.encode(list);
               response.setStatus(200);
-              response.setHeader(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
+              response.setHeader(ProtocolHeaders.CAPABILITIES, Capabilities.OFFERED.format());
               response.setContentType("application/json");
               response.setContentLength(json.length);
               response.getOutputStream().write(json);
@@ -209,7 +196,7 @@ public class AgentServlet extends HttpServlet {
         PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
       } else {
         AgentReadSink sink = sink(response);
-        sink.header(ProtocolHeaders.CAPABILITIES, ProtocolHeaders.OFFERED_CAPABILITIES);
+        sink.header(ProtocolHeaders.CAPABILITIES, Capabilities.OFFERED.format());
         if (claimed.isPresent()) {
           claimed.get().writeTo(sink); // gives the request back itself if it fails
         } else {

@@ -2,8 +2,8 @@ package dev.invertingproxy.transport.servlet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.invertingproxy.core.protocol.AgentEndpoint;
 import dev.invertingproxy.spi.AgentTransport;
-import dev.invertingproxy.spi.AgentTransportConfig;
 import dev.invertingproxy.spi.CancelSignal;
 import dev.invertingproxy.testkit.RawHttpBackend;
 import dev.invertingproxy.transport.okhttp.OkHttpAgentTransport;
@@ -15,6 +15,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import okhttp3.Call;
 import okhttp3.Callback;
 import okhttp3.MediaType;
@@ -183,17 +184,22 @@ class NextRequestIT {
   @Test
   @DisplayName("our agent switches to next polls: after its first list call, neither lists nor reads")
   void ourAgentUsesNextPolls() throws Exception {
-    try (RawHttpBackend backend = new RawHttpBackend();
-        OkHttpAgentTransport okhttp =
-            OkHttpAgentTransport.create(
-                new AgentTransportConfig(
-                    relay.proxy,
-                    backend.uri(),
-                    Duration.ofSeconds(60),
-                    16,
-                    () -> dev.invertingproxy.Headers.of("Authorization", "Bearer " + Relay.AGENT_TOKEN)))) {
-      CountingTransport counting = new CountingTransport(okhttp);
-      relay.startAgent(backend.uri(), builder -> builder.transport(counting).maxInFlight(16));
+    try (RawHttpBackend backend = new RawHttpBackend()) {
+      AtomicReference<CountingTransport> created = new AtomicReference<>();
+      relay.startAgent(
+          backend.uri(),
+          builder ->
+              builder
+                  .maxInFlight(16)
+                  .transport(
+                      config -> {
+                        CountingTransport counting =
+                            new CountingTransport(OkHttpAgentTransport.create(config));
+                        created.set(counting);
+                        return counting;
+                      }));
+      CountingTransport counting = created.get();
+      assertThat(counting).isNotNull();
       // The first list call may offer requests by ID (read as in v1); after it, only next polls.
       try (Response first = clientRequest("/first", null).get(20, TimeUnit.SECONDS)) {
         assertThat(first.code()).isEqualTo(200);
@@ -218,7 +224,7 @@ class NextRequestIT {
     }
   }
 
-  /** Our OkHttp transport, counting the calls the agent makes. */
+  /** Our OkHttp transport, counting the agent's calls to the proxy by endpoint. */
   private static final class CountingTransport implements AgentTransport {
     final AtomicInteger lists = new AtomicInteger();
     final AtomicInteger reads = new AtomicInteger();
@@ -230,37 +236,15 @@ class NextRequestIT {
     }
 
     @Override
-    public List<String> listPending(String backendId) throws java.io.IOException {
-      lists.incrementAndGet();
-      return delegate.listPending(backendId);
-    }
-
-    @Override
-    public Set<String> proxyCapabilities() {
-      return delegate.proxyCapabilities();
-    }
-
-    @Override
-    public List<String> listCancelled(String backendId) throws java.io.IOException {
-      return delegate.listCancelled(backendId);
-    }
-
-    @Override
-    public WireMessage nextRequest(String backendId, CancelSignal cancel) throws java.io.IOException {
-      nexts.incrementAndGet();
-      return delegate.nextRequest(backendId, cancel);
-    }
-
-    @Override
-    public WireMessage readRequest(String backendId, String requestId) throws java.io.IOException {
-      reads.incrementAndGet();
-      return delegate.readRequest(backendId, requestId);
-    }
-
-    @Override
-    public void postResponse(String backendId, String requestId, BodyWriter writer)
-        throws java.io.IOException {
-      delegate.postResponse(backendId, requestId, writer);
+    public ProxyAnswer call(ProxyCall call, CancelSignal cancel) throws java.io.IOException {
+      if (call.path().equals(AgentEndpoint.PENDING.path())) {
+        lists.incrementAndGet();
+      } else if (call.path().equals(AgentEndpoint.REQUEST.path())) {
+        reads.incrementAndGet();
+      } else if (call.path().equals(AgentEndpoint.NEXT.path())) {
+        nexts.incrementAndGet();
+      }
+      return delegate.call(call, cancel);
     }
 
     @Override

@@ -1,9 +1,9 @@
-package dev.invertingproxy.spi;
+package dev.invertingproxy.core.protocol;
 
 import java.io.IOException;
 
 /**
- * The proxy answered an agent call with an unexpected status.
+ * The proxy answered an agent call with a status the protocol does not expect there.
  *
  * @since 0.1
  */

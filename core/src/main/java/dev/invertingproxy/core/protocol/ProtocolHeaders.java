@@ -1,8 +1,8 @@
-package dev.invertingproxy.core;
+package dev.invertingproxy.core.protocol;
 
 /**
- * Header names of the v1 wire protocol (the reference {@code inverting-proxy}'s), compared
- * without regard to case.
+ * Header names of the agent protocol: the v1 wire protocol (the reference {@code
+ * inverting-proxy}'s) and this project's extensions, compared without regard to case.
  *
  * @since 0.1
  */
@@ -22,12 +22,10 @@ public final class ProtocolHeaders {
    */
   public static final String AGENT_ID = "X-Inverting-Proxy-Agent-ID";
   /**
-   * Sent by this project's proxy on list answers: the protocol extensions it offers, comma
-   * separated (such as {@code cancel-notices}). The reference proxies send none.
+   * Sent by this project's proxy on poll answers: the protocol extensions it offers, comma
+   * separated (see {@link Capabilities}). The reference proxies send none.
    */
   public static final String CAPABILITIES = "X-Inverting-Proxy-Capabilities";
-  /** The capabilities this proxy offers. */
-  public static final String OFFERED_CAPABILITIES = "cancel-notices, next-request, leave-notice";
   /** The prefix of every protocol header; clients may never send such a header through. */
   public static final String PREFIX = "X-Inverting-Proxy-";
 
