@@ -325,11 +325,6 @@ public final class AgentConfig {
       return new AgentConfig(this);
     }
 
-    /** Returns true once a proxy URL was set. */
-    public boolean hasProxyUrl() {
-      return proxyUrl != null;
-    }
-
     private static Duration positive(Duration value, String name) {
       Objects.requireNonNull(value, name);
       if (value.isNegative() || value.isZero()) {

@@ -1,5 +1,7 @@
 package dev.invertingproxy.spi;
 
+import dev.invertingproxy.AgentConfig;
+
 /**
  * Creates the agent's {@link AgentTransport}. Discovered with {@link java.util.ServiceLoader};
  * same contract as {@link StorageProvider} (cheap no-argument constructor that never throws).
@@ -24,5 +26,5 @@ public interface AgentTransportProvider {
   }
 
   /** Creates a new transport; the caller closes it. */
-  AgentTransport create(dev.invertingproxy.AgentConfig config);
+  AgentTransport create(AgentConfig config);
 }

@@ -213,6 +213,7 @@ public final class DefaultAgentLoop implements AgentLoop {
   public static final class Builder {
     private AgentConfig.Builder config = AgentConfig.builder();
     private boolean backendIdSet;
+    private boolean proxySet;
     private @Nullable AgentTransport transport;
     private @Nullable Function<AgentConfig, ? extends AgentTransport> transportFactory;
     /** Options that configure the transport, set on this builder (checked against a given one). */
@@ -227,6 +228,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     public Builder config(AgentConfig config) {
       this.config = config.toBuilder();
       backendIdSet = true;
+      proxySet = true;
       transportOptions.add("config");
       return this;
     }
@@ -234,6 +236,7 @@ public final class DefaultAgentLoop implements AgentLoop {
     /** The proxy's agent base URL, e.g. {@code https://proxy.example/}; required. */
     public Builder proxy(URI proxy) {
       config.proxyUrl(proxy);
+      proxySet = true;
       transportOptions.add("proxy");
       return this;
     }
@@ -393,13 +396,13 @@ public final class DefaultAgentLoop implements AgentLoop {
                   + "; set them where the transport is created, or pass transport(config -> ...)"
                   + " to create it from this configuration");
         }
-        if (!config.hasProxyUrl()) {
+        if (!proxySet) {
           config.proxyUrl(URI.create("http://unused/")); // the transport knows its proxy
         }
         return new DefaultAgentLoop(
             config.build(), transport, false, "(through the injected transport)");
       }
-      if (!config.hasProxyUrl()) {
+      if (!proxySet) {
         throw new IllegalStateException("proxy is required");
       }
       AgentConfig built = config.build();
