@@ -45,7 +45,6 @@ import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
@@ -89,10 +88,6 @@ public final class ProxyEngine implements AutoCloseable {
   private final long maxBodyBytes;
   private final int maxPollsPerBackend;
   private final ConcurrentHashMap<String, AtomicInteger> pollsByBackend = new ConcurrentHashMap<>();
-  /** IDs a next poll got beyond the one it claimed; kept well below the storage's re-offer delay. */
-  private final ConcurrentHashMap<String, ConcurrentLinkedDeque<Surplus>> surplusByBackend =
-      new ConcurrentHashMap<>();
-  private static final long SURPLUS_NANOS = TimeUnit.SECONDS.toNanos(1);
   /** Client calls not answered yet, so that close() can answer them. */
   private final java.util.Set<ClientCall> calls = ConcurrentHashMap.newKeySet();
   private final Clock clock;
@@ -708,7 +703,7 @@ public final class ProxyEngine implements AutoCloseable {
             (backend, session) -> {
               polled[0] = backend;
               agent[0] = session.agent;
-              return nextIds(backend);
+              return broker.awaitPending(backend, longPollTimeout, 1); // one poll, one request
             });
     String backend = polled[0];
     ids.whenComplete(
@@ -749,48 +744,23 @@ public final class ProxyEngine implements AutoCloseable {
     return result;
   }
 
-  /** IDs for a next poll: one left over from an earlier poll on this node, else the broker's. */
-  private CompletableFuture<List<String>> nextIds(String backend) {
-    ConcurrentLinkedDeque<Surplus> surplus = surplusByBackend.get(backend);
-    if (surplus != null) {
-      long now = System.nanoTime();
-      Surplus left;
-      while ((left = surplus.poll()) != null) {
-        if (now - left.since < SURPLUS_NANOS) {
-          return CompletableFuture.completedFuture(List.of(left.id));
-        }
-      }
-    }
-    return broker.awaitPending(backend, longPollTimeout, 1); // one poll, one request
-  }
-
   /**
-   * Claims the first claimable of {@code ids}; keeps the rest for the next polls on this node, as
-   * long as the broker would not yet offer them again.
+   * Claims the first claimable of {@code ids} (a next poll asks the broker for one; a broker that
+   * ignores the bound may hand over more). IDs after the one claimed are not kept: they stay
+   * pending, and the broker offers them again after its re-offer delay.
    */
   private @Nullable ClaimedForAgent claimFirst(String backend, List<String> ids) {
-    for (int i = 0; i < ids.size(); i++) {
-      String id = ids.get(i);
+    for (String id : ids) {
       ClaimedRequest claimed;
       try {
         claimed = broker.claim(backend, id);
       } catch (InvertingProxyException gone) {
         continue; // the client left, or another agent holds it
       }
-      if (i + 1 < ids.size()) {
-        ConcurrentLinkedDeque<Surplus> surplus =
-            surplusByBackend.computeIfAbsent(backend, b -> new ConcurrentLinkedDeque<>());
-        long now = System.nanoTime();
-        for (String rest : ids.subList(i + 1, ids.size())) {
-          surplus.add(new Surplus(rest, now));
-        }
-      }
       return new ClaimedForAgent(backend, claimed);
     }
     return null;
   }
-
-  private record Surplus(String id, long since) {}
 
   /**
    * A request claimed for an agent by {@link #next}: write it with {@link #writeTo}.
