@@ -1,7 +1,6 @@
 package dev.invertingproxy.core;
 
 import dev.invertingproxy.AgentFailedException;
-import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClaimedRequest;
@@ -15,6 +14,7 @@ import dev.invertingproxy.ParkedRequest;
 import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.UnauthenticatedException;
+import dev.invertingproxy.core.AgentAuthorization.Authorized;
 import dev.invertingproxy.core.internal.Checks;
 import dev.invertingproxy.core.internal.ObservedBody;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
@@ -33,7 +33,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -70,7 +69,7 @@ public final class ProxyEngine implements AutoCloseable {
   private final @Nullable Future<?> sweep;
   /** Stops the registry's calls about agents leaving (registered last in the constructor). */
   private final Runnable leaving;
-  private final AgentAuthenticator authenticator;
+  private final AgentAuthorization authorization;
   private final Duration longPollTimeout;
   private final Duration responseTimeout;
   private final int maxHeadBytes;
@@ -112,7 +111,7 @@ public final class ProxyEngine implements AutoCloseable {
     } else {
       resolver = Objects.requireNonNull(builder.resolver, "backendResolver or backend");
     }
-    this.authenticator = builder.authenticator;
+    this.authorization = new AgentAuthorization(builder.authenticator, registry, events);
     this.longPollTimeout = builder.longPollTimeout;
     this.responseTimeout = builder.responseTimeout;
     this.maxHeadBytes = builder.maxHeadBytes;
@@ -269,7 +268,7 @@ public final class ProxyEngine implements AutoCloseable {
       boolean forWork,
       T none,
       BiFunction<String, AgentSessions.Session, CompletableFuture<T>> start) {
-    Authorized agent = authorize(call);
+    Authorized agent = authorization.authorize(call);
     String backend = agent.backend();
     ProxyListener.AgentEvent event = agent.event(call);
     String agentId = event.agentId();
@@ -390,7 +389,7 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws IOException if writing to the agent or reading from the client failed
    */
   public void readRequest(AgentCall call, AgentReadSink sink) throws IOException {
-    Authorized agent = authorize(call);
+    Authorized agent = authorization.authorize(call);
     sessions.active(agent.event(call), false);
     String backend = agent.backend();
     String id = requireRequestId(call.requestId());
@@ -592,7 +591,7 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws IOException if reading from the agent failed
    */
   public void postResponse(AgentCall call, InputStream wire) throws IOException {
-    Authorized agent = authorize(call);
+    Authorized agent = authorization.authorize(call);
     sessions.active(agent.event(call), false);
     String backend = agent.backend();
     String id = requireRequestId(call.requestId());
@@ -635,7 +634,7 @@ public final class ProxyEngine implements AutoCloseable {
    * @throws BadRequestException if the backend or agent ID is missing
    */
   public void leave(AgentCall call) {
-    Authorized agent = authorize(call);
+    Authorized agent = authorization.authorize(call);
     String agentId = call.agentId();
     if (agentId.isEmpty()) {
       throw new BadRequestException("missing header " + ProtocolHeaders.AGENT_ID);
@@ -643,79 +642,6 @@ public final class ProxyEngine implements AutoCloseable {
     // Marked first: a poll of this agent registering meanwhile sees it and ends itself.
     sessions.left(agent.event(call));
     presence.left(agent.backend(), agentId, clock.instant());
-  }
-
-  /** An authorized agent call: the backend it acts for and the identity it proved. */
-  private record Authorized(String backend, String identity) {
-    ProxyListener.AgentEvent event(AgentCall call) {
-      return new ProxyListener.AgentEvent(backend, identity, call.remoteAddress(), call.agentId());
-    }
-  }
-
-  /**
-   * Authenticates the agent and checks it may act for the backend it names.
-   *
-   * @throws UnauthenticatedException without a valid credential
-   * @throws ForbiddenException if the backend's record does not name the agent's identity, or
-   *     backends are registered and this one is not
-   * @throws BadRequestException without a backend ID
-   */
-  private Authorized authorize(AgentCall call) {
-    Optional<String> identity = authenticator.authenticate(call.headers());
-    if (identity.isEmpty()) {
-      throw refused(
-          call,
-          null,
-          new UnauthenticatedException(
-              "agent credentials missing or not accepted (send Authorization: Bearer <token>)"));
-    }
-    String backend = requireBackend(call.backendId());
-    call.agentId(); // checked once here: 400 for an ID that is not one
-    // A registered backend names the agents that may act for it. Once backends are registered,
-    // an agent may act only for a registered one (no made-up backend IDs).
-    Optional<BackendRecord> record = registry.get(backend);
-    if (record.isPresent()) {
-      if (!record.get().agentIdentities().contains(identity.get())) {
-        throw refused(
-            call,
-            identity.get(),
-            new ForbiddenException(
-                "agent "
-                    + identity.get()
-                    + " may not act for backend "
-                    + backend
-                    + " (its record allows: "
-                    + String.join(", ", new TreeSet<>(record.get().agentIdentities()))
-                    + ")"));
-      }
-    } else if (!registry.list().isEmpty()) {
-      throw refused(
-          call,
-          identity.get(),
-          new ForbiddenException(
-              "backend " + backend + " is not registered (agent " + identity.get() + ")"));
-    }
-    return new Authorized(backend, identity.get());
-  }
-
-  /** Reports a refused agent call to the listeners; returns the failure to throw. */
-  private InvertingProxyException refused(
-      AgentCall call, @Nullable String identity, InvertingProxyException failure) {
-    events.agentRefused(
-        new ProxyListener.AgentRefusal(
-            ErrorMapping.status(failure),
-            failure.getMessage(),
-            call.remoteAddress(),
-            call.backendId(),
-            identity));
-    return failure;
-  }
-
-  private static String requireBackend(@Nullable String backendId) {
-    if (backendId == null || backendId.isBlank()) {
-      throw new BadRequestException("missing header " + ProtocolHeaders.BACKEND_ID);
-    }
-    return backendId;
   }
 
   private static String requireRequestId(@Nullable String requestId) {
