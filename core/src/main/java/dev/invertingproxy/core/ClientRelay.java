@@ -42,7 +42,7 @@ import org.jspecify.annotations.Nullable;
  * answers its client exactly once: with the agent's response, with an error, with 504 when no
  * response comes in time, or with 503 when the engine shuts down ({@link #shutDown}). It is the
  * only place that knows whether a client request is answered ({@code ClientCall}); the agent side
- * reaches a client only through the storage.
+ * ({@link AgentDesk}) reaches a client only through the storage.
  *
  * <p>This class is thread-safe.
  */
