@@ -47,7 +47,8 @@ public interface RequestBroker {
   /**
    * Like {@link #awaitPending(String, Duration)}, completing with at most {@code maxIds} IDs; the
    * others stay pending for other polls. The default ignores the bound: callers must cope with
-   * more (the proxy's next polls keep the rest on their node for a moment).
+   * more (the proxy's next polls claim the first they can; the rest are offered again after the
+   * re-offer delay).
    */
   default CompletableFuture<List<String>> awaitPending(
       String backendId, Duration maxWait, int maxIds) {

@@ -1,8 +1,8 @@
 package dev.invertingproxy.core;
 
-import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 

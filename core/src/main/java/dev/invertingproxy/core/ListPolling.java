@@ -2,9 +2,9 @@ package dev.invertingproxy.core;
 
 import dev.invertingproxy.core.protocol.Capabilities;
 import dev.invertingproxy.core.protocol.ProxyCallException;
-import dev.invertingproxy.core.protocol.ProxyClient;
 import dev.invertingproxy.core.protocol.ProxyClient.Claimed;
 import dev.invertingproxy.core.protocol.ProxyClient.Listed;
+import dev.invertingproxy.core.protocol.ProxyClient;
 import dev.invertingproxy.spi.CancelSignal;
 import java.lang.System.Logger.Level;
 import java.util.LinkedHashMap;

@@ -2,8 +2,8 @@ package dev.invertingproxy.core;
 
 import dev.invertingproxy.core.protocol.NotServedException;
 import dev.invertingproxy.core.protocol.ProxyCallException;
-import dev.invertingproxy.core.protocol.ProxyClient;
 import dev.invertingproxy.core.protocol.ProxyClient.Polled;
+import dev.invertingproxy.core.protocol.ProxyClient;
 import dev.invertingproxy.spi.CancelSignal;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;

@@ -1,8 +1,8 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.ProviderNotFoundException;
 import dev.invertingproxy.spi.AgentTransport;
-import dev.invertingproxy.AgentConfig;
 import dev.invertingproxy.spi.AgentTransportProvider;
 import dev.invertingproxy.spi.Storage;
 import dev.invertingproxy.spi.StorageOptions;
