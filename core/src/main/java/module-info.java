@@ -10,6 +10,7 @@ module dev.invertingproxy.core {
 
   exports dev.invertingproxy.core;
   exports dev.invertingproxy.core.protocol;
+  exports dev.invertingproxy.core.spi;
   // The codec drives the raw test peers of the conformance kit; it is not public API.
   exports dev.invertingproxy.core.internal.wire to
       dev.invertingproxy.testkit;

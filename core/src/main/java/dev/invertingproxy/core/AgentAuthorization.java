@@ -7,6 +7,7 @@ import dev.invertingproxy.ForbiddenException;
 import dev.invertingproxy.InvertingProxyException;
 import dev.invertingproxy.UnauthenticatedException;
 import dev.invertingproxy.core.protocol.ProtocolHeaders;
+import dev.invertingproxy.core.spi.AgentCall;
 import java.util.Optional;
 import java.util.TreeSet;
 import org.jspecify.annotations.Nullable;

@@ -15,6 +15,9 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
 import dev.invertingproxy.UnknownRequestException;
+import dev.invertingproxy.core.protocol.ProtocolHeaders;
+import dev.invertingproxy.core.spi.AgentCall;
+import dev.invertingproxy.core.spi.NextRequest;
 import dev.invertingproxy.spi.Storage;
 import java.time.Duration;
 import java.time.Instant;
@@ -43,15 +46,15 @@ class AgentDeskTest {
             .build()) {
       AgentCall call = new AgentCall(Headers.of(ProtocolHeaders.BACKEND_ID, "b1"));
 
-      Optional<ProxyEngine.NextRequest> first = engine.next(call).get();
+      Optional<NextRequest> first = engine.next(call).get();
 
-      assertThat(first).map(ProxyEngine.NextRequest::id).contains("r1");
+      assertThat(first).map(NextRequest::id).contains("r1");
       assertThat(storage.claims).containsExactly("gone", "r1"); // r2 is not claimed
       assertThat(storage.maxIds).containsExactly(1);
 
       // The next poll asks the broker again: r2 was not kept on this node (it stays pending, and
       // the broker offers it again).
-      CompletableFuture<Optional<ProxyEngine.NextRequest>> second = engine.next(call);
+      CompletableFuture<Optional<NextRequest>> second = engine.next(call);
       assertThat(storage.maxIds).containsExactly(1, 1);
       assertThat(second).isNotDone();
       assertThat(storage.claims).containsExactly("gone", "r1");

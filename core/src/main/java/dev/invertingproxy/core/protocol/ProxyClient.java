@@ -1,10 +1,10 @@
 package dev.invertingproxy.core.protocol;
 
 import dev.invertingproxy.Headers;
-import dev.invertingproxy.spi.AgentTransport;
 import dev.invertingproxy.spi.AgentTransport.BodyWriter;
 import dev.invertingproxy.spi.AgentTransport.ProxyAnswer;
 import dev.invertingproxy.spi.AgentTransport.ProxyCall;
+import dev.invertingproxy.spi.AgentTransport;
 import dev.invertingproxy.spi.CancelSignal;
 import java.io.Closeable;
 import java.io.IOException;

@@ -1,8 +1,6 @@
 package dev.invertingproxy.transport.servlet;
 
 import dev.invertingproxy.Headers;
-import dev.invertingproxy.core.AgentCall;
-import dev.invertingproxy.core.AgentReadSink;
 import dev.invertingproxy.core.ErrorMapping;
 import dev.invertingproxy.core.ProxyEngine;
 import dev.invertingproxy.core.RequestTargets;
@@ -10,6 +8,9 @@ import dev.invertingproxy.core.protocol.AgentEndpoint;
 import dev.invertingproxy.core.protocol.Capabilities;
 import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import dev.invertingproxy.core.protocol.RequestIdList;
+import dev.invertingproxy.core.spi.AgentCall;
+import dev.invertingproxy.core.spi.AgentReadSink;
+import dev.invertingproxy.core.spi.NextRequest;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -156,7 +157,7 @@ public class AgentServlet extends HttpServlet {
   private void next(
       HttpServletRequest request,
       HttpServletResponse response,
-      CompletableFuture<Optional<ProxyEngine.NextRequest>> next) {
+      CompletableFuture<Optional<NextRequest>> next) {
     AsyncContext async = request.startAsync();
     async.setTimeout(engine.longPollTimeout().toMillis() + 30_000);
     ContainerSupport support = ContainerSupport.of(request);
@@ -189,7 +190,7 @@ public class AgentServlet extends HttpServlet {
       HttpServletRequest request,
       HttpServletResponse response,
       AsyncContext async,
-      Optional<ProxyEngine.NextRequest> claimed,
+      Optional<NextRequest> claimed,
       @Nullable Throwable failure) {
     try {
       if (failure != null) {

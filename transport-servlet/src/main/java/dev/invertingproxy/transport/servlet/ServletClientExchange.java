@@ -9,6 +9,7 @@ import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.core.ClientExchange;
 import dev.invertingproxy.core.ProxyEngine;
+import dev.invertingproxy.core.spi.Cancellable;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -43,7 +44,7 @@ final class ServletClientExchange implements ClientExchange {
   private boolean responded;
   private boolean abandoned; // the client left while sending its body
   private boolean bodyRead;
-  private ProxyEngine.@Nullable Cancellable parked;
+  private @Nullable Cancellable parked;
   private ContainerSupport.Watch watch = ContainerSupport.Watch.NONE;
 
   ServletClientExchange(
@@ -142,7 +143,7 @@ final class ServletClientExchange implements ClientExchange {
   }
 
   /** The engine parked the request: watch for a disconnect once the body is read. */
-  synchronized void parked(ProxyEngine.Cancellable cancellable) {
+  synchronized void parked(Cancellable cancellable) {
     this.parked = cancellable;
     watchIfIdle();
   }
@@ -153,7 +154,7 @@ final class ServletClientExchange implements ClientExchange {
   }
 
   private void watchIfIdle() {
-    ProxyEngine.Cancellable cancellable = parked;
+    Cancellable cancellable = parked;
     if (bodyRead && cancellable != null && !responded && watch == ContainerSupport.Watch.NONE) {
       watch = support.watchDisconnect(request, async, cancellable::cancel);
     }

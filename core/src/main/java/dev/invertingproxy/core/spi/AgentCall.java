@@ -1,4 +1,4 @@
-package dev.invertingproxy.core;
+package dev.invertingproxy.core.spi;
 
 import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.Headers;
@@ -7,12 +7,13 @@ import java.util.Objects;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One agent call as a transport presents it to the engine: its headers, which carry the backend
+ * One agent call as a transport presents it to the engine ({@link
+ * dev.invertingproxy.core.ProxyEngine}): its headers, which carry the backend
  * ID, the request ID, the agent's own ID and the credentials, and where it came from.
  *
  * @param headers the call's request headers
  * @param remoteAddress the caller's IP address as the container reports it (for the log and the
- *     {@link ProxyListener} events), or empty if unknown
+ *     {@link dev.invertingproxy.core.ProxyListener} events), or empty if unknown
  * @since 0.1
  */
 public record AgentCall(Headers headers, String remoteAddress) {

@@ -1,10 +1,10 @@
-package dev.invertingproxy.core;
+package dev.invertingproxy.core.spi;
 
 import java.io.IOException;
 import java.io.OutputStream;
 
 /**
- * Where {@link ProxyEngine#readRequest} writes its answer to an agent: headers first, then the
+ * Where {@link dev.invertingproxy.core.ProxyEngine#readRequest} writes its answer to an agent: headers first, then the
  * parked request in HTTP/1.1 wire format.
  *
  * <p>Implementations are not thread-safe; one thread writes.
