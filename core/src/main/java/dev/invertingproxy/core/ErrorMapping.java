@@ -3,13 +3,18 @@ package dev.invertingproxy.core;
 import dev.invertingproxy.AgentFailedException;
 import dev.invertingproxy.BackendUnavailableException;
 import dev.invertingproxy.BadRequestException;
+import dev.invertingproxy.BodyStalledException;
+import dev.invertingproxy.BodyTooLargeException;
 import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.ForbiddenException;
+import dev.invertingproxy.HeadTooLargeException;
 import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MalformedMessageException;
 import dev.invertingproxy.ProxyTimeoutException;
+import dev.invertingproxy.QueueFullException;
 import dev.invertingproxy.RequestConflictException;
 import dev.invertingproxy.StorageException;
+import dev.invertingproxy.TooManyPollsException;
 import dev.invertingproxy.UnauthenticatedException;
 import dev.invertingproxy.UnknownRequestException;
 import dev.invertingproxy.UnsupportedRequestException;
@@ -26,8 +31,18 @@ public final class ErrorMapping {
 
   /** Returns the status that reports {@code failure}; 500 for anything unexpected. */
   public static int status(Throwable failure) {
-    if (failure instanceof LimitExceededException limit) {
-      return limit.status();
+    if (failure instanceof QueueFullException) {
+      return 503;
+    } else if (failure instanceof TooManyPollsException) {
+      return 429;
+    } else if (failure instanceof BodyTooLargeException) {
+      return 413;
+    } else if (failure instanceof HeadTooLargeException) {
+      return 431;
+    } else if (failure instanceof BodyStalledException) {
+      return 408;
+    } else if (failure instanceof LimitExceededException limit) {
+      return legacyStatus(limit);
     } else if (failure instanceof MalformedMessageException
         || failure instanceof BadRequestException) {
       return 400;
@@ -52,6 +67,12 @@ public final class ErrorMapping {
       return 501;
     }
     return 500;
+  }
+
+  /** A limit thrown with the status-taking constructor of 0.1, by code not written for 0.1's types. */
+  @SuppressWarnings("deprecation")
+  private static int legacyStatus(LimitExceededException limit) {
+    return limit.status();
   }
 
   /** Returns a one-line reason for a response body: the message, or a generic text for 500. */

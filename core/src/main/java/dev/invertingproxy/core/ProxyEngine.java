@@ -425,7 +425,7 @@ public final class ProxyEngine implements AutoCloseable {
     @Override
     public void exceeded() {
       // Like any other failure of the client's body: remembered if it comes before start().
-      failed(new LimitExceededException(413, bodyLimitMessage()));
+      failed(new dev.invertingproxy.BodyTooLargeException(bodyLimitMessage()));
     }
 
     @Override
@@ -646,8 +646,7 @@ public final class ProxyEngine implements AutoCloseable {
         pollsByBackend.computeIfAbsent(kind + backend, id -> new AtomicInteger());
     if (polling.incrementAndGet() > maxPollsPerBackend) {
       polling.decrementAndGet();
-      throw new LimitExceededException(
-          429,
+      throw new dev.invertingproxy.TooManyPollsException(
           "too many concurrent "
               + (kind.isEmpty() ? "polls" : kind + "polls")
               + " for backend "
