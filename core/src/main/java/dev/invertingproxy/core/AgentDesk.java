@@ -11,6 +11,7 @@ import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ParkedRequest;
 import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.TooManyPollsException;
 import dev.invertingproxy.core.AgentAuthorization.Authorized;
 import dev.invertingproxy.core.internal.ObservedBody;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
@@ -202,8 +203,7 @@ final class AgentDesk {
         pollsByBackend.computeIfAbsent(kind + backend, id -> new AtomicInteger());
     if (polling.incrementAndGet() > maxPollsPerBackend) {
       polling.decrementAndGet();
-      throw new LimitExceededException(
-          429,
+      throw new TooManyPollsException(
           "too many concurrent "
               + (kind.isEmpty() ? "polls" : kind + "polls")
               + " for backend "

@@ -27,8 +27,8 @@ public interface ClientExchange {
    * chunked framing; answered 400), a {@link dev.invertingproxy.ClientGoneException} if the client
    * left in the middle of it (nothing is answered: the transport ends the exchange itself), or
    * another {@link dev.invertingproxy.InvertingProxyException} (such as a {@link
-   * dev.invertingproxy.LimitExceededException} with 408 for a stalled upload). Any other failure is
-   * answered 400 as a body that could not be read. Never the agent's failure: the request is
+   * dev.invertingproxy.BodyStalledException} for a stalled upload; answered 408). Any other failure
+   * is answered 400 as a body that could not be read. Never the agent's failure: the request is
    * withdrawn and the agent's read is cut.
    */
   MessageBody body();

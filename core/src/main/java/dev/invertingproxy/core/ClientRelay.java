@@ -1,17 +1,22 @@
 package dev.invertingproxy.core;
 
 import dev.invertingproxy.BadRequestException;
+import dev.invertingproxy.BodyTooLargeException;
 import dev.invertingproxy.ClientGoneException;
+import dev.invertingproxy.HeadTooLargeException;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
-import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MessageBody;
+import dev.invertingproxy.NoAgentException;
+import dev.invertingproxy.NotFoundException;
 import dev.invertingproxy.ParkedRequest;
 import dev.invertingproxy.PendingExchange;
+import dev.invertingproxy.ProxyTimeoutException;
 import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.ResponseListener;
+import dev.invertingproxy.ShuttingDownException;
 import dev.invertingproxy.UnsupportedRequestException;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.ObservedBody;
@@ -104,11 +109,7 @@ final class ClientRelay {
     // Before routing: a dot segment could carry the request past the prefix it matched.
     Optional<InvertingProxyException> refusal = refusal(client.head());
     if (refusal.isPresent()) {
-      respondError(
-          client,
-          ErrorMapping.status(refusal.get()),
-          ErrorMapping.reason(refusal.get()),
-          Headers.of("Connection", "close"));
+      respondError(client, refusal.get(), CLOSE);
       return Cancellable.NONE;
     }
     Optional<String> backendId;
@@ -116,15 +117,16 @@ final class ClientRelay {
       backendId = resolver.resolve(client);
     } catch (InvertingProxyException e) {
       // the registry's storage failed (Redis down): 503 with the reason
-      respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
+      respondError(client, e);
       return Cancellable.NONE;
     } catch (RuntimeException e) {
       LOGGER.log(Level.WARNING, "backend resolver failed", e);
-      respondError(client, 500, "the proxy could not route this request", Headers.empty());
+      // A bug in the application's resolver: a 500 whose reason is ours, not the exception's.
+      respond(client, new ErrorAnswer(500, "the proxy could not route this request", Headers.empty()));
       return Cancellable.NONE;
     }
     if (backendId.isEmpty()) {
-      respondError(client, 404, "no backend serves this request", Headers.empty());
+      respondError(client, new NotFoundException("no backend serves this request"));
       return Cancellable.NONE;
     }
     String backend = backendId.get();
@@ -134,26 +136,25 @@ final class ClientRelay {
     try {
       seen = presence.lastSeen(backend, now, presenceWindow());
     } catch (InvertingProxyException e) {
-      respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
+      respondError(client, e);
       return Cancellable.NONE;
     }
     if (seen.isEmpty() || seen.get().isBefore(now.minus(presenceWindow()))) {
-      respondError(client, 503, noAgentReason(backend), Headers.of("Retry-After", "5"));
+      respondError(client, new NoAgentException(noAgentReason(backend)));
       return Cancellable.NONE;
     }
     RequestHead head = client.head();
     if (headSize(head) > maxHeadBytes) {
       respondError(
           client,
-          431,
-          "request head (start line and header fields) larger than the limit of "
-              + maxHeadBytes
-              + " bytes",
-          Headers.empty());
+          new HeadTooLargeException(
+              "request head (start line and header fields) larger than the limit of "
+                  + maxHeadBytes
+                  + " bytes"));
       return Cancellable.NONE;
     }
     if (maxBodyBytes >= 0 && client.body().contentLength() > maxBodyBytes) {
-      respondError(client, 413, bodyLimitMessage(), Headers.empty());
+      respondError(client, new BodyTooLargeException(bodyLimitMessage()));
       return Cancellable.NONE;
     }
     Headers headers = HeaderHygiene.withoutHopByHop(head.headers(), true);
@@ -168,11 +169,8 @@ final class ClientRelay {
     MessageBody body = new ObservedBody(client.body(), maxBodyBytes, call);
     try {
       call.start(broker.submit(parked, body, call));
-    } catch (LimitExceededException e) {
-      respondError(client, e.status(), e.getMessage(), Headers.of("Retry-After", "1"));
-      return Cancellable.NONE;
-    } catch (InvertingProxyException e) {
-      respondError(client, ErrorMapping.status(e), ErrorMapping.reason(e), Headers.empty());
+    } catch (InvertingProxyException e) { // a full queue: 503 with Retry-After, by its type
+      respondError(client, e);
       return Cancellable.NONE;
     }
     LOGGER.log(
@@ -269,7 +267,7 @@ final class ClientRelay {
       PendingExchange pending = exchange;
       if (pending != null && pending.cancel() && answer()) {
         LOGGER.log(Level.DEBUG, () -> "[" + parked.id() + "] no response in time");
-        respondError(client, 504, timeoutReason(parked.backendId()), Headers.empty());
+        respondError(client, new ProxyTimeoutException(timeoutReason(parked.backendId())));
       }
     }
 
@@ -290,7 +288,7 @@ final class ClientRelay {
     @Override
     public void exceeded() {
       // Like any other failure of the client's body: remembered if it comes before start().
-      failed(new LimitExceededException(413, bodyLimitMessage()));
+      failed(new BodyTooLargeException(bodyLimitMessage()));
     }
 
     @Override
@@ -313,7 +311,7 @@ final class ClientRelay {
     void shutDown() {
       PendingExchange pending = exchange;
       if (pending != null && pending.cancel() && answer()) {
-        respondError(client, 503, "the proxy is shutting down", Headers.of("Retry-After", "5"));
+        respondError(client, new ShuttingDownException("the proxy is shutting down"));
       }
     }
 
@@ -334,11 +332,7 @@ final class ClientRelay {
       if (failure instanceof ClientGoneException) {
         client.left();
       } else {
-        respondError(
-            client,
-            ErrorMapping.status(failure),
-            ErrorMapping.reason(failure),
-            Headers.of("Connection", "close"));
+        respondError(client, failure, CLOSE);
       }
     }
 
@@ -362,7 +356,7 @@ final class ClientRelay {
     public void onFailure(InvertingProxyException cause) {
       if (answer()) {
         cancelTimer();
-        respondError(client, ErrorMapping.status(cause), ErrorMapping.reason(cause), Headers.empty());
+        respondError(client, cause);
       }
     }
 
@@ -385,15 +379,33 @@ final class ClientRelay {
     }
   }
 
+  /** Answers the connection closes after an error whose request body was not read. */
+  private static final Headers CLOSE = Headers.of("Connection", "close");
+
+  /** Answers a client with {@code failure} as {@link ErrorMapping} maps it. */
+  private static void respondError(ObservedClient client, Throwable failure) {
+    respond(client, ErrorMapping.answer(failure));
+  }
+
+  /** Like {@link #respondError(ObservedClient, Throwable)}, with {@code extra} headers. */
+  private static void respondError(ObservedClient client, Throwable failure, Headers extra) {
+    ErrorAnswer answer = ErrorMapping.answer(failure);
+    respond(
+        client,
+        new ErrorAnswer(
+            answer.status(),
+            answer.reason(),
+            answer.headers().toBuilder().addAll(extra).build()));
+  }
+
   /** Answers a client with a short text/plain error; failures to write are logged only. */
-  private static void respondError(
-      ObservedClient client, int status, String message, Headers extra) {
-    client.reason(message);
-    TextResponses.TextResponse error = TextResponses.of(status, message, extra);
+  private static void respond(ObservedClient client, ErrorAnswer answer) {
+    client.reason(answer.reason());
+    TextResponses.TextResponse error = TextResponses.of(answer);
     try {
       client.respond(error.head(), error.body());
     } catch (IOException | RuntimeException e) {
-      LOGGER.log(Level.DEBUG, () -> "could not send " + status + " to the client: " + e);
+      LOGGER.log(Level.DEBUG, () -> "could not send " + answer.status() + " to the client: " + e);
     }
   }
 

@@ -1,9 +1,9 @@
 package dev.invertingproxy.core.internal;
 
 import dev.invertingproxy.BadRequestException;
+import dev.invertingproxy.BodyTooLargeException;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
-import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MessageBody;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -104,8 +104,8 @@ public final class ObservedBody implements MessageBody {
                   observer.exceeded();
                 }
                 throw new ClientBodyException(
-                    new LimitExceededException(
-                        413, "request body exceeds the limit of " + maxBytes + " bytes"));
+                    new BodyTooLargeException(
+                        "request body exceeds the limit of " + maxBytes + " bytes"));
               }
             }
             if ((n < 0 || count == body.contentLength()) && !ended) {

@@ -3,14 +3,25 @@ package dev.invertingproxy.core.internal;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ResponseHead;
+import dev.invertingproxy.core.ErrorAnswer;
 import java.nio.charset.StandardCharsets;
 
-/** The short text/plain answers the proxy and the agent produce themselves (errors, 502). */
+/**
+ * The short text/plain answers the proxy and the agent produce themselves (errors, 502): the one
+ * place that builds their head (status, {@code Content-Type}, {@code Content-Length}, {@code
+ * Cache-Control: no-store} and the extra headers) and their one-line body. Every transport writes
+ * what this builds.
+ */
 public final class TextResponses {
   private TextResponses() {}
 
   /** A text response: its head (with extra headers appended) and its body. */
   public record TextResponse(ResponseHead head, MessageBody body) {}
+
+  /** Returns the text/plain answer of a failure, as {@code ErrorMapping.answer} made it. */
+  public static TextResponse of(ErrorAnswer answer) {
+    return of(answer.status(), answer.reason(), answer.headers());
+  }
 
   /** Returns a text/plain response with {@code message} as a one-line body. */
   public static TextResponse of(int status, String message, Headers extra) {

@@ -3,10 +3,10 @@ package dev.invertingproxy.storage.inmemory;
 import dev.invertingproxy.ClaimedRequest;
 import dev.invertingproxy.DuplicateResponseException;
 import dev.invertingproxy.InvertingProxyException;
-import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ParkedRequest;
 import dev.invertingproxy.PendingExchange;
+import dev.invertingproxy.QueueFullException;
 import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.RequestConflictException;
 import dev.invertingproxy.ResponseHead;
@@ -66,8 +66,7 @@ final class InMemoryBroker implements RequestBroker {
     Waiter waiter;
     synchronized (queue) {
       if (queue.pendingCount() >= options.maxPendingPerBackend()) {
-        throw new LimitExceededException(
-            503,
+        throw new QueueFullException(
             "too many requests are waiting for backend "
                 + request.backendId()
                 + " (limit "

@@ -4,10 +4,10 @@ import dev.invertingproxy.ClaimedRequest;
 import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.DuplicateResponseException;
 import dev.invertingproxy.InvertingProxyException;
-import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.ParkedRequest;
 import dev.invertingproxy.PendingExchange;
+import dev.invertingproxy.QueueFullException;
 import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.RequestConflictException;
 import dev.invertingproxy.ResponseHead;
@@ -125,8 +125,7 @@ final class RedisBroker implements RequestBroker {
     }
     if (result == 0) {
       exchange.forget();
-      throw new LimitExceededException(
-          503,
+      throw new QueueFullException(
           "too many requests are waiting for backend "
               + request.backendId()
               + " (limit "

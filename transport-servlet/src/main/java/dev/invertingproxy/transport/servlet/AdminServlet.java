@@ -6,7 +6,11 @@ import com.squareup.moshi.JsonReader;
 import com.squareup.moshi.JsonWriter;
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
-import dev.invertingproxy.Headers;
+import dev.invertingproxy.BadRequestException;
+import dev.invertingproxy.BodyTooLargeException;
+import dev.invertingproxy.MethodNotAllowedException;
+import dev.invertingproxy.NotFoundException;
+import dev.invertingproxy.UnauthenticatedException;
 import dev.invertingproxy.core.AgentAuthenticator;
 import dev.invertingproxy.core.RequestTargets;
 import jakarta.servlet.http.HttpServlet;
@@ -112,7 +116,7 @@ public class AdminServlet extends HttpServlet {
     Optional<String> refusal = RequestTargets.refusal(path);
     if (refusal.isPresent()) {
       // mapped here after the container removed dot segments: refused as on every endpoint
-      PlainAnswers.error(response, 400, refusal.get());
+      PlainAnswers.error(response, new BadRequestException(refusal.get()));
       return;
     }
     Optional<String> admin;
@@ -124,16 +128,13 @@ public class AdminServlet extends HttpServlet {
     }
     if (admin.isEmpty()) {
       PlainAnswers.error(
-          response,
-          401,
-          "admin credential missing or not valid",
-          Headers.of("WWW-Authenticate", "Bearer"));
+          response, new UnauthenticatedException("admin credential missing or not valid"));
       return;
     }
     String relative = path.substring(Math.min(request.getContextPath().length(), path.length()));
     Matcher route = ROUTE.matcher(relative);
     if (!route.matches()) {
-      PlainAnswers.error(response, 404, "no admin endpoint at " + path);
+      PlainAnswers.error(response, new NotFoundException("no admin endpoint at " + path));
       return;
     }
     String rawId = route.group(1);
@@ -144,21 +145,20 @@ public class AdminServlet extends HttpServlet {
           case "POST" -> put(request, response, admin.get());
           default -> PlainAnswers.error(
               response,
-              405,
-              "unsupported API method: " + method + "; use GET or POST",
-              Headers.of("Allow", "GET, POST"));
+              new MethodNotAllowedException(
+                  "GET, POST", "unsupported API method: " + method + "; use GET or POST"));
         }
       } else if ("DELETE".equals(method)) {
         delete(response, rawId, admin.get());
       } else {
         PlainAnswers.error(
             response,
-            405,
-            "unsupported API method: " + method + "; use DELETE",
-            Headers.of("Allow", "DELETE"));
+            new MethodNotAllowedException(
+                "DELETE", "unsupported API method: " + method + "; use DELETE"));
       }
     } catch (RuntimeException e) {
       LOGGER.log(Level.WARNING, () -> "admin call " + method + " " + path + " failed: " + e, e);
+      // Explicit: a 500 whose reason names the registry's failure (the mapping hides a 500's).
       PlainAnswers.error(response, 500, "the backend registry failed: " + oneLine(e));
     }
   }
@@ -175,7 +175,10 @@ public class AdminServlet extends HttpServlet {
       throws IOException {
     byte[] body = readBody(request.getInputStream());
     if (body == null) {
-      PlainAnswers.error(response, 413, "the backend definition is larger than " + MAX_BODY_BYTES + " bytes");
+      PlainAnswers.error(
+          response,
+          new BodyTooLargeException(
+              "the backend definition is larger than " + MAX_BODY_BYTES + " bytes"));
       return;
     }
     BackendRecord record;
@@ -186,10 +189,13 @@ public class AdminServlet extends HttpServlet {
       }
       record = draft.validate();
     } catch (JsonDataException | IllegalArgumentException e) {
-      PlainAnswers.error(response, 400, "invalid backend definition: " + oneLine(e));
+      PlainAnswers.error(
+          response, new BadRequestException("invalid backend definition: " + oneLine(e)));
       return;
     } catch (IOException e) { // JsonEncodingException: not JSON at all
-      PlainAnswers.error(response, 400, "malformed JSON in the backend definition: " + oneLine(e));
+      PlainAnswers.error(
+          response,
+          new BadRequestException("malformed JSON in the backend definition: " + oneLine(e)));
       return;
     }
     registry.put(record);
@@ -204,15 +210,16 @@ public class AdminServlet extends HttpServlet {
     try {
       id = percentDecode(rawId);
     } catch (IllegalArgumentException e) {
-      PlainAnswers.error(response, 400, "bad backend ID in the path: " + oneLine(e));
+      PlainAnswers.error(
+          response, new BadRequestException("bad backend ID in the path: " + oneLine(e)));
       return;
     }
     if (id.isEmpty()) {
-      PlainAnswers.error(response, 400, "no backend specified");
+      PlainAnswers.error(response, new BadRequestException("no backend specified"));
       return;
     }
     if (!registry.delete(id)) {
-      PlainAnswers.error(response, 404, "no backend " + id);
+      PlainAnswers.error(response, new NotFoundException("no backend " + id));
       return;
     }
     LOGGER.log(Level.INFO, () -> "admin " + admin + " deleted backend " + id);

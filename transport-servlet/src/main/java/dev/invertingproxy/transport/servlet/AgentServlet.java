@@ -1,6 +1,8 @@
 package dev.invertingproxy.transport.servlet;
 
-import dev.invertingproxy.Headers;
+import dev.invertingproxy.MethodNotAllowedException;
+import dev.invertingproxy.NotFoundException;
+import dev.invertingproxy.core.ErrorAnswer;
 import dev.invertingproxy.core.ErrorMapping;
 import dev.invertingproxy.core.ProxyEngine;
 import dev.invertingproxy.core.RequestTargets;
@@ -72,7 +74,7 @@ public class AgentServlet extends HttpServlet {
       RequestTargets.check(path);
       Optional<AgentEndpoint> endpoint = AgentEndpoint.matching(path);
       if (endpoint.isEmpty()) {
-        PlainAnswers.error(response, 404, "no agent endpoint at " + path);
+        throw new NotFoundException("no agent endpoint at " + path);
       } else if (requireMethod(endpoint.get().method(), method, response)) {
         switch (endpoint.get()) {
           case PENDING -> longPoll(request, response, engine.pending(call(request)));
@@ -97,18 +99,14 @@ public class AgentServlet extends HttpServlet {
         LOGGER.log(Level.DEBUG, () -> "agent call " + method + " " + path + " cut: " + e);
         return;
       }
-      int status = ErrorMapping.status(e);
+      ErrorAnswer answer = ErrorMapping.answer(e);
       // A broken agent connection is the agent's business; an unexpected failure is ours.
-      boolean ours = status == 500 && !(e instanceof IOException);
+      boolean ours = answer.status() == 500 && !(e instanceof IOException);
       LOGGER.log(
           ours ? Level.WARNING : Level.DEBUG,
           () -> "agent call " + method + " " + path + " failed: " + e,
           ours ? e : null);
-      PlainAnswers.error(
-          response,
-          status,
-          ErrorMapping.reason(e),
-          status == 401 ? Headers.of("WWW-Authenticate", "Bearer") : Headers.empty());
+      PlainAnswers.write(response, answer);
     }
   }
 
@@ -131,7 +129,7 @@ public class AgentServlet extends HttpServlet {
           }
           try {
             if (failure != null) {
-              PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
+              PlainAnswers.error(response, failure);
             } else {
               byte[] json = RequestIdList.encode(list);
               response.setStatus(200);
@@ -194,7 +192,7 @@ public class AgentServlet extends HttpServlet {
       @Nullable Throwable failure) {
     try {
       if (failure != null) {
-        PlainAnswers.error(response, ErrorMapping.status(failure), ErrorMapping.reason(failure));
+        PlainAnswers.error(response, failure);
       } else {
         AgentReadSink sink = sink(response);
         sink.header(ProtocolHeaders.CAPABILITIES, Capabilities.OFFERED.format());
@@ -210,7 +208,7 @@ public class AgentServlet extends HttpServlet {
         ContainerSupport.of(request).abort(request, response, async, e);
       } else {
         try {
-          PlainAnswers.error(response, ErrorMapping.status(e), ErrorMapping.reason(e));
+          PlainAnswers.error(response, e);
         } catch (IOException | RuntimeException ignored) {
           // the agent left
         }
@@ -254,12 +252,12 @@ public class AgentServlet extends HttpServlet {
         ContainerSupport.of(request).requestHeaders(request), request.getRemoteAddr());
   }
 
+  /** Returns true if {@code method} is the one expected; else throws (405, with {@code Allow}). */
   private static boolean requireMethod(String expected, String method, HttpServletResponse response)
       throws IOException {
     if (expected.equals(method)) {
       return true;
     }
-    PlainAnswers.error(response, 405, "use " + expected + " here, not " + method, Headers.of("Allow", expected));
-    return false;
+    throw new MethodNotAllowedException(expected, "use " + expected + " here, not " + method);
   }
 }

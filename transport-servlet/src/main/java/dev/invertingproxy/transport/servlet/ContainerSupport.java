@@ -34,7 +34,7 @@ interface ContainerSupport {
    * Tells why reading the request's body failed with {@code failure}, typed for the engine: a
    * {@link dev.invertingproxy.MalformedMessageException} if the client sent a malformed body, a
    * {@link dev.invertingproxy.ClientGoneException} if it left, a {@link
-   * dev.invertingproxy.LimitExceededException} (408) if it stalled, or a {@link
+   * dev.invertingproxy.BodyStalledException} (408) if it stalled, or a {@link
    * dev.invertingproxy.BadRequestException} where the container does not tell.
    *
    * @param chunked whether the body was sent chunked

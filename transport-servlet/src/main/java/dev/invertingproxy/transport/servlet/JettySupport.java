@@ -1,10 +1,10 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.BodyStalledException;
 import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
-import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MalformedMessageException;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServletRequest;
@@ -129,8 +129,7 @@ final class JettySupport implements ContainerSupport {
 
   /** An upload that stopped: nothing arrived within the connection's idle time-out (408). */
   private static InvertingProxyException stalled(EndPoint endPoint) {
-    return new LimitExceededException(
-        408,
+    return new BodyStalledException(
         "the request body stalled: nothing arrived within the connection's idle time-out ("
             + endPoint.getIdleTimeout()
             + " ms)");

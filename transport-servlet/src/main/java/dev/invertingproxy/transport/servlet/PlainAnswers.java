@@ -1,32 +1,54 @@
 package dev.invertingproxy.transport.servlet;
 
+import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
+import dev.invertingproxy.core.ErrorAnswer;
+import dev.invertingproxy.core.ErrorMapping;
+import dev.invertingproxy.core.internal.TextResponses;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.io.InputStream;
 
-/** The one-line text/plain error answers of the agent and admin endpoints. */
+/**
+ * The one writer of the proxy's own error answers on a servlet response (agent, admin and client
+ * endpoints): it writes what {@link TextResponses} builds, for the status, reason and headers
+ * {@link ErrorMapping#answer} gives a failure.
+ */
 final class PlainAnswers {
   private PlainAnswers() {}
 
-  /** Answers {@code status} with {@code reason} as the body, if nothing was committed yet. */
-  static void error(HttpServletResponse response, int status, String reason) throws IOException {
-    error(response, status, reason, Headers.empty());
+  /** Answers {@code failure} as {@link ErrorMapping#answer} maps it, unless already committed. */
+  static void error(HttpServletResponse response, Throwable failure) throws IOException {
+    write(response, ErrorMapping.answer(failure));
   }
 
-  /** Like {@link #error(HttpServletResponse, int, String)}, with extra headers. */
-  static void error(HttpServletResponse response, int status, String reason, Headers extra)
-      throws IOException {
+  /**
+   * Answers {@code status} with {@code reason} as the body, if nothing was committed yet; for a
+   * failure no exception type names (prefer {@link #error(HttpServletResponse, Throwable)}).
+   */
+  static void error(HttpServletResponse response, int status, String reason) throws IOException {
+    write(response, new ErrorAnswer(status, reason, Headers.empty()));
+  }
+
+  /** Writes {@code answer} as the text/plain answer {@link TextResponses} builds for it. */
+  static void write(HttpServletResponse response, ErrorAnswer answer) throws IOException {
     if (response.isCommitted()) {
       return; // too late for a status; the stream is cut instead
     }
     response.reset();
-    response.setHeader("Cache-Control", "no-store");
-    extra.fields().forEach(field -> response.setHeader(field.name(), field.value()));
-    byte[] text = (reason + "\n").getBytes(StandardCharsets.UTF_8);
-    response.setStatus(status);
-    response.setContentType("text/plain;charset=utf-8");
-    response.setContentLength(text.length);
-    response.getOutputStream().write(text);
+    TextResponses.TextResponse text = TextResponses.of(answer);
+    response.setStatus(text.head().status());
+    for (Header field : text.head().headers().fields()) {
+      if (field.is("Content-Type")) {
+        response.setContentType(field.value());
+      } else if (field.is("Content-Length")) {
+        response.setContentLengthLong(Long.parseLong(field.value()));
+      } else {
+        response.addHeader(field.name(), field.value());
+      }
+    }
+    try (InputStream body = text.body().stream()) {
+      body.transferTo(response.getOutputStream());
+    }
   }
 }

@@ -6,7 +6,6 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.util.Objects;
 import java.util.Optional;
@@ -45,14 +44,12 @@ public class ProxyServlet extends HttpServlet {
   protected void service(HttpServletRequest request, HttpServletResponse response)
       throws IOException {
     if (!request.isAsyncSupported()) {
-      response.setStatus(500);
-      response.setContentType("text/plain;charset=utf-8");
-      response
-          .getOutputStream()
-          .write(
-              ("the proxy servlet and every filter before it must be registered with"
-                      + " asyncSupported=true\n")
-                  .getBytes(StandardCharsets.UTF_8));
+      // Explicit: a deployment mistake, not a failure of a call that an exception type names.
+      PlainAnswers.error(
+          response,
+          500,
+          "the proxy servlet and every filter before it must be registered with"
+              + " asyncSupported=true");
       return;
     }
     ContainerSupport support = ContainerSupport.of(request);

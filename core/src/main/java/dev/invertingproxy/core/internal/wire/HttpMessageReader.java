@@ -6,9 +6,9 @@ import static dev.invertingproxy.core.internal.wire.HttpSyntax.SP;
 import static dev.invertingproxy.core.internal.wire.HttpSyntax.describeByte;
 import static java.nio.charset.StandardCharsets.ISO_8859_1;
 
+import dev.invertingproxy.HeadTooLargeException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
-import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MalformedMessageException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
@@ -30,7 +30,7 @@ import org.jspecify.annotations.Nullable;
  * survives. Only CRLF ends a line; NUL, bare CR, bare LF, other control characters, obs-fold and
  * whitespace before a colon are refused with a {@link MalformedMessageException} that says what was
  * wrong and where. A head larger than {@code maxHeadBytes} (and, separately, a trailer section
- * larger than that) is refused with a {@link LimitExceededException} of status 431.
+ * larger than that) is refused with a {@link HeadTooLargeException} (431).
  *
  * <p>Bodies are never buffered whole: {@link #requestBody} and {@link #responseBody} return a
  * {@link MessageBody} whose stream decodes the framing (Content-Length, chunked, or read to end of
@@ -120,7 +120,7 @@ public final class HttpMessageReader {
    *
    * @throws MalformedMessageException if the bytes are not a valid request head, including an empty
    *     stream or one that ends inside the head
-   * @throws LimitExceededException with status 431 if the head exceeds {@code maxHeadBytes}
+   * @throws HeadTooLargeException (431) if the head exceeds {@code maxHeadBytes}
    * @throws IllegalStateException if the previous message's body was not read to its end
    */
   public RequestHead readRequestHead() throws IOException {
@@ -202,7 +202,7 @@ public final class HttpMessageReader {
    * reason phrase may be empty or missing and may hold SP, HTAB and obs-text.
    *
    * @throws MalformedMessageException if the bytes are not a valid response head
-   * @throws LimitExceededException with status 431 if the head exceeds {@code maxHeadBytes}
+   * @throws HeadTooLargeException (431) if the head exceeds {@code maxHeadBytes}
    * @throws IllegalStateException if the previous message's body was not read to its end
    */
   public ResponseHead readResponseHead() throws IOException {
@@ -752,11 +752,11 @@ public final class HttpMessageReader {
         return new MalformedMessageException(
             "chunk size line longer than " + MAX_CHUNK_SIZE_LINE + " bytes");
       case TRAILER_LINE:
-        return new LimitExceededException(
-            431, "trailer section larger than the limit of " + maxHeadBytes + " bytes");
+        return new HeadTooLargeException(
+            "trailer section larger than the limit of " + maxHeadBytes + " bytes");
       default:
-        return new LimitExceededException(
-            431, headName + " larger than the limit of " + maxHeadBytes + " bytes");
+        return new HeadTooLargeException(
+            headName + " larger than the limit of " + maxHeadBytes + " bytes");
     }
   }
 

@@ -6,6 +6,7 @@ import static dev.invertingproxy.core.internal.wire.WireTestSupport.readAll;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.invertingproxy.HeadTooLargeException;
 import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.LimitExceededException;
@@ -335,7 +336,7 @@ class HttpMessageReaderTest {
           new HttpMessageReader(new ByteArrayInputStream(bytes(head)), head.length() - 1);
 
       assertThatThrownBy(reader::readRequestHead)
-          .isExactlyInstanceOf(LimitExceededException.class)
+          .isExactlyInstanceOf(HeadTooLargeException.class)
           .hasMessage("request head larger than the limit of " + (head.length() - 1) + " bytes")
           .extracting(e -> ((LimitExceededException) e).status())
           .isEqualTo(431);
