@@ -8,10 +8,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * Everything an agent is configured with, for its loop and its transport alike: one immutable
- * value, built with {@link #builder()} and changed with {@link #toBuilder()}. The loop ({@code
- * DefaultAgentLoop}) and the transport it creates ({@link
- * dev.invertingproxy.spi.AgentTransportProvider#create}) read the same instance, so no option can
- * reach one and miss the other.
+ * configuration, built with {@link #builder()} and changed with {@link #toBuilder()}. The loop
+ * ({@code DefaultAgentLoop}) and the transport it creates ({@link
+ * dev.invertingproxy.spi.AgentTransportProvider#create}) read the same instance. The loop reads the
+ * backend ID, proxy headers, concurrency, back-off, drain and head limit; a transport reads the
+ * URLs, the poll time-out, concurrency and the backend's time-outs and keep-alive.
  *
  * <p>This class is immutable and thread-safe.
  *
@@ -96,7 +97,11 @@ public final class AgentConfig {
     return backendUrl;
   }
 
-  /** Headers added to every call to the proxy (credentials), asked for per call. */
+  /**
+   * Headers added to every call to the proxy (credentials), asked for per call. The agent's
+   * protocol client adds them, through whatever transport; a transport never reads them, so
+   * credentials belong in the agent's configuration, not only in a transport's.
+   */
   public Supplier<Headers> proxyHeaders() {
     return proxyHeaders;
   }

@@ -54,10 +54,17 @@ public final class DefaultAgentLoop implements AgentLoop {
   private final CancelNotices notices;
   private final PollModes modes;
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+  /** The backend as logs and answers name it: its URL, unless a ready-made transport reaches it. */
+  private final String backendName;
 
   private DefaultAgentLoop(
-      AgentConfig config, AgentTransport transport, boolean ownsTransport, String proxyForLog) {
+      AgentConfig config,
+      AgentTransport transport,
+      boolean ownsTransport,
+      @Nullable String viaReadyMade) {
     this.config = config;
+    String proxyForLog = viaReadyMade != null ? viaReadyMade : config.proxyUrl().toString();
+    this.backendName = viaReadyMade != null ? viaReadyMade : config.backendUrl().toString();
     this.ownsTransport = ownsTransport;
     this.transport = transport;
     this.client = new ProxyClient(transport, config.backendId(), agentId, config.proxyHeaders());
@@ -70,14 +77,14 @@ public final class DefaultAgentLoop implements AgentLoop {
             client,
             transport,
             notices,
-            config.backendUrl(),
+            backendName,
             config.forwardUserId(),
             config.maxHeadBytes(),
             this::running);
     this.modes =
         new PollModes(
             new ListPolling(client, connection, workers, relay, notices, this::running),
-            new NextPolling(client, connection, workers, relay, notices, this::running),
+            new NextPolling(client, connection, workers, relay, this::running),
             workers,
             this::running);
   }
@@ -89,8 +96,7 @@ public final class DefaultAgentLoop implements AgentLoop {
    * @throws dev.invertingproxy.ProviderNotFoundException if no transport was found
    */
   public static DefaultAgentLoop create(AgentConfig config) {
-    return new DefaultAgentLoop(
-        config, Providers.openAgentTransport(config), true, config.proxyUrl().toString());
+    return new DefaultAgentLoop(config, Providers.openAgentTransport(config), true, null);
   }
 
   /** Returns a new builder. */
@@ -98,7 +104,11 @@ public final class DefaultAgentLoop implements AgentLoop {
     return new Builder();
   }
 
-  /** Returns the configuration this agent runs with. */
+  /**
+   * Returns the configuration this agent runs with. With a ready-made transport ({@link
+   * Builder#transport(AgentTransport)}) its proxy and backend URLs are placeholders: the transport
+   * has its own.
+   */
   public AgentConfig config() {
     return config;
   }
@@ -112,7 +122,7 @@ public final class DefaultAgentLoop implements AgentLoop {
               "agent for backend "
                   + config.backendId()
                   + " started, forwarding to "
-                  + config.backendUrl());
+                  + backendName);
       modes.start();
     }
   }
@@ -222,8 +232,10 @@ public final class DefaultAgentLoop implements AgentLoop {
     private Builder() {}
 
     /**
-     * Starts from {@code config}: every option as it holds it (options set later replace its
-     * values). Its proxy and backend URLs configure the transport.
+     * Starts from {@code config}: every option as it holds it, replacing any set before; options
+     * set later replace its values. Its proxy and backend URLs configure the transport, so it
+     * cannot be combined with a ready-made one ({@link #transport(AgentTransport)}); use {@link
+     * #transport(Function)} to create the transport from it.
      */
     public Builder config(AgentConfig config) {
       this.config = config.toBuilder();
@@ -261,7 +273,7 @@ public final class DefaultAgentLoop implements AgentLoop {
      * @deprecated named {@link #backendUrl(URI)} now, as in {@link AgentConfig} ({@code backend}
      *     is a backend ID everywhere else)
      */
-    @Deprecated
+    @Deprecated(since = "0.1")
     public Builder backend(URI backend) {
       return backendUrl(backend);
     }
@@ -409,7 +421,7 @@ public final class DefaultAgentLoop implements AgentLoop {
       if (transportFactory != null) {
         AgentTransport created =
             Objects.requireNonNull(transportFactory.apply(built), "the transport factory returned null");
-        return new DefaultAgentLoop(built, created, true, built.proxyUrl().toString());
+        return new DefaultAgentLoop(built, created, true, null);
       }
       return create(built);
     }

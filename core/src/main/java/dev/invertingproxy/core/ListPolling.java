@@ -67,10 +67,11 @@ final class ListPolling {
       CancelSignal poll = new CancelSignal();
       connection.pollStarted();
       try {
-        if (!modes.opened(poll)) {
-          return false; // the agent stops; close() may have missed this poll
-        }
         try {
+          if (!modes.opened(poll)) {
+            connection.pollEnded();
+            return false; // the agent stops; close() may have missed this poll
+          }
           listed = client.listPending(poll);
         } finally {
           modes.closed(poll);

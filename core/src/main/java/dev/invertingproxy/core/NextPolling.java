@@ -1,5 +1,6 @@
 package dev.invertingproxy.core;
 
+import dev.invertingproxy.core.protocol.Capabilities;
 import dev.invertingproxy.core.protocol.NotServedException;
 import dev.invertingproxy.core.protocol.ProxyCallException;
 import dev.invertingproxy.core.protocol.ProxyClient.Polled;
@@ -23,7 +24,6 @@ final class NextPolling {
   private final ProxyConnection connection;
   private final AgentWorkers workers;
   private final RequestRelay relay;
-  private final CancelNotices notices;
   private final BooleanSupplier running;
   /** Pollers alive; each holds a permit while it lives. */
   private final AtomicInteger pollers = new AtomicInteger();
@@ -35,13 +35,11 @@ final class NextPolling {
       ProxyConnection connection,
       AgentWorkers workers,
       RequestRelay relay,
-      CancelNotices notices,
       BooleanSupplier running) {
     this.client = client;
     this.connection = connection;
     this.workers = workers;
     this.relay = relay;
-    this.notices = notices;
     this.running = running;
   }
 
@@ -72,6 +70,11 @@ final class NextPolling {
           connection.answered(polled.capabilities());
           failures = 0;
         } catch (NotServedException e) {
+          if (e.status() == 200) {
+            // A server that takes any call for a list call answered: it announces nothing, so
+            // this agent must never say goodbye through this address (see ProxyConnection).
+            connection.answered(Capabilities.NONE);
+          }
           notServed = e.status();
           return; // no agent/next here (any more): back to listing, below
         } catch (Exception e) { // OkHttp may throw InterruptedException undeclared when stopped
@@ -92,9 +95,6 @@ final class NextPolling {
         } finally {
           waiting.decrementAndGet();
           modes.closed(poll);
-        }
-        if (polled.capabilities().has(dev.invertingproxy.core.protocol.Capabilities.CANCEL_NOTICES)) {
-          notices.start();
         }
         if (polled.claimed().isEmpty()) {
           if (waiting.get() > 0) {

@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.lang.System.Logger.Level;
-import java.net.URI;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
@@ -37,7 +36,8 @@ final class RequestRelay {
   private final ProxyClient client;
   private final AgentTransport transport;
   private final CancelNotices notices;
-  private final URI backendUrl;
+  /** The backend as messages name it: its URL, or how a ready-made transport reaches it. */
+  private final String backend;
   private final boolean forwardUserId;
   private final int maxHeadBytes;
   private final BooleanSupplier running;
@@ -46,14 +46,14 @@ final class RequestRelay {
       ProxyClient client,
       AgentTransport transport,
       CancelNotices notices,
-      URI backendUrl,
+      String backend,
       boolean forwardUserId,
       int maxHeadBytes,
       BooleanSupplier running) {
     this.client = client;
     this.transport = transport;
     this.notices = notices;
-    this.backendUrl = backendUrl;
+    this.backend = backend;
     this.forwardUserId = forwardUserId;
     this.maxHeadBytes = maxHeadBytes;
     this.running = running;
@@ -135,19 +135,19 @@ final class RequestRelay {
     LOGGER.log(
         Level.WARNING,
         () ->
-            "[" + id + "] backend " + backendUrl + (silent ? " silent: " : " unreachable: ") + failure);
+            "[" + id + "] backend " + backend + (silent ? " silent: " : " unreachable: ") + failure);
     if (silent) {
       writeError(
           out,
           head.method(),
           504,
-          "the backend " + backendUrl + " did not answer within the agent's time-out (idle or total)");
+          "the backend " + backend + " did not answer within the agent's time-out (idle or total)");
     } else {
       writeError(
           out,
           head.method(),
           502,
-          "the agent could not reach the backend " + backendUrl + ": " + failure.getMessage());
+          "the agent could not reach the backend " + backend + ": " + failure.getMessage());
     }
   }
 

@@ -310,6 +310,7 @@ class DefaultAgentLoopTest {
     CountDownLatch hold = new CountDownLatch(1);
     ScriptedTransport holding =
         new ScriptedTransport() {
+          @Override
           public List<String> listPending(String backendId) throws IOException {
             try {
               hold.await(20, TimeUnit.SECONDS);
@@ -426,6 +427,56 @@ class DefaultAgentLoopTest {
     assertThat(mixed.leaves.get()).isZero();
   }
 
+  @Test
+  @DisplayName("goodbye: never after a reference node answered a next poll as a list call")
+  void noGoodbyeAfterAListAnswerToANextPoll() throws Exception {
+    AnnouncingTransport next =
+        new AnnouncingTransport() {
+          @Override
+          public Set<String> proxyCapabilities() {
+            return Set.of(Capabilities.NEXT_REQUEST, Capabilities.LEAVE_NOTICE);
+          }
+
+          @Override
+          public WireMessage nextRequest(String backendId, CancelSignal cancel) {
+            // The reference server answers any call with the backend header as a list call.
+            return new WireMessage(
+                Headers.empty(), new ByteArrayInputStream("[]".getBytes(StandardCharsets.UTF_8)));
+          }
+        };
+    loop = DefaultAgentLoop.builder().transport(next).backendId("b1").build();
+    loop.start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    while (next.calls.stream().noneMatch(call -> call.path().equals("agent/next"))
+        && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    Thread.sleep(100); // the lister takes over again and polls
+    loop.close(Duration.ofSeconds(5));
+    assertThat(next.calls).anyMatch(call -> call.path().equals("agent/next"));
+    assertThat(next.leaves.get()).isZero();
+  }
+
+  @Test
+  @DisplayName("a read is answered for the ID it asked for, whatever ID the answer names")
+  void readPostsForTheIdAsked() throws Exception {
+    ScriptedTransport naming =
+        new ScriptedTransport() {
+          @Override
+          public WireMessage readRequest(String backendId, String requestId) throws IOException {
+            WireMessage read = super.readRequest(backendId, requestId);
+            return new WireMessage(
+                read.headers().with(ProtocolHeaders.REQUEST_ID, "other"), read.body());
+          }
+        };
+    naming.requests.put("r1", wire("GET", "/", "", ""));
+    loop = DefaultAgentLoop.builder().transport(naming).backendId("b1").build();
+    loop.start();
+    naming.offer("r1");
+    assertThat(naming.posted("r1")).startsWith("HTTP/1.1 200");
+    assertThat(naming.posts.get("other")).isNull();
+  }
+
   private static AgentTransport.BackendResponse response(int status, String text) {
     byte[] bytes = text.getBytes(StandardCharsets.ISO_8859_1);
     ResponseHead head =
@@ -535,10 +586,12 @@ class DefaultAgentLoopTest {
     AtomicInteger cancelPolls = new AtomicInteger();
     NextTransport next =
         new NextTransport() {
+          @Override
           public java.util.Set<String> proxyCapabilities() {
             return java.util.Set.of(Capabilities.NEXT_REQUEST, Capabilities.CANCEL_NOTICES);
           }
 
+          @Override
           public List<String> listCancelled(String backendId) throws IOException {
             cancelPolls.incrementAndGet();
             try {
@@ -583,6 +636,7 @@ class DefaultAgentLoopTest {
     AtomicInteger refusedNext = new AtomicInteger();
     AnnouncingTransport next =
         new AnnouncingTransport() {
+          @Override
           public WireMessage nextRequest(String backendId, CancelSignal cancel) throws IOException {
             if (!announced.get()) {
               refusedNext.incrementAndGet();
@@ -624,6 +678,7 @@ class DefaultAgentLoopTest {
     AtomicInteger nextPolls = new AtomicInteger();
     AnnouncingTransport next =
         new AnnouncingTransport() {
+          @Override
           public WireMessage nextRequest(String backendId, CancelSignal cancel) {
             nextPolls.incrementAndGet();
             announced.set(false);
@@ -646,6 +701,7 @@ class DefaultAgentLoopTest {
   static class AnnouncingTransport extends NextTransport {
     final AtomicBoolean announced = new AtomicBoolean(true);
 
+    @Override
     public Set<String> proxyCapabilities() {
       return announced.get() ? Set.of(Capabilities.NEXT_REQUEST) : Set.of();
     }
@@ -656,10 +712,12 @@ class DefaultAgentLoopTest {
     final LinkedBlockingQueue<String> nextIds = new LinkedBlockingQueue<>();
     final AtomicInteger waiting = new AtomicInteger();
 
+    @Override
     public java.util.Set<String> proxyCapabilities() {
       return java.util.Set.of(Capabilities.NEXT_REQUEST);
     }
 
+    @Override
     public WireMessage nextRequest(String backendId, CancelSignal cancel)
         throws IOException {
       waiting.incrementAndGet();

@@ -247,6 +247,86 @@ public abstract class AbstractAgentTransportConformanceTest {
     }
   }
 
+  // ------------------------------------------------------------------ the transport's own call
+
+  @Test
+  @DisplayName("call: the headers are sent as given, each field once, in order; the answer as received")
+  void callSendsHeadersAsGiven() throws Exception {
+    proxy.handler(
+        exchange -> exchange.respond(299, "Odd", Headers.of("X-Answer", "a", "X-Answer", "b"), "body"));
+    Headers given =
+        Headers.of("X-One", "1", "X-Twice", "first", "X-Twice", "second", "X-Inverting-Proxy-Agent-ID", "agent-1");
+    try (AgentTransport.ProxyAnswer answer =
+        transport.call(
+            new AgentTransport.ProxyCall("GET", "agent/pending", given, null, Duration.ZERO),
+            new CancelSignal())) {
+      assertThat(answer.status()).isEqualTo(299);
+      assertThat(answer.message()).isEqualTo("Odd");
+      assertThat(answer.headers().all("X-Answer")).containsExactly("a", "b");
+      assertThat(text(answer.body())).isEqualTo("body");
+    }
+    RequestHead head = proxy.takeRequest();
+    assertThat(head.method() + " " + head.target()).isEqualTo("GET /agent/pending");
+    assertThat(head.headers().all("X-One")).containsExactly("1");
+    assertThat(head.headers().all("X-Twice")).containsExactly("first", "second");
+    assertThat(head.headers().all("X-Inverting-Proxy-Agent-ID")).containsExactly("agent-1");
+  }
+
+  @Test
+  @DisplayName("call: a POST without a body sends an empty one")
+  void callPostWithoutBody() throws Exception {
+    proxy.handler(
+        exchange -> {
+          exchange.readBody();
+          exchange.respond(204, "No Content", Headers.empty(), "");
+        });
+    try (AgentTransport.ProxyAnswer answer =
+        transport.call(
+            new AgentTransport.ProxyCall("POST", "agent/leave", Headers.empty(), null, Duration.ZERO),
+            new CancelSignal())) {
+      assertThat(answer.status()).isEqualTo(204);
+    }
+    RequestHead head = proxy.takeRequest();
+    assertThat(head.method()).isEqualTo("POST");
+    boolean emptyByLength = head.headers().all("Content-Length").equals(List.of("0"));
+    boolean emptyChunked = head.headers().first("Transfer-Encoding").orElse("").equalsIgnoreCase("chunked");
+    assertThat(emptyByLength || emptyChunked)
+        .as("framed as an empty body: %s", head.headers())
+        .isTrue();
+  }
+
+  @Test
+  @DisplayName("call: its time-out bounds the whole call (a goodbye must not hold up a stop)")
+  void callTimeoutBoundsTheCall() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    proxy.handler(
+        exchange -> {
+          try {
+            release.await(20, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+          exchange.respond(204, "No Content", Headers.empty(), "");
+        });
+    long start = System.nanoTime();
+    try {
+      assertThatThrownBy(
+              () ->
+                  transport
+                      .call(
+                          new AgentTransport.ProxyCall(
+                              "POST", "agent/leave", Headers.empty(), null, Duration.ofMillis(300)),
+                          new CancelSignal())
+                      .close())
+          .isInstanceOf(IOException.class);
+      assertThat(Duration.ofNanos(System.nanoTime() - start))
+          .as("bounded by the call's time-out, not the poll time-out (5 s)")
+          .isLessThan(Duration.ofSeconds(4));
+    } finally {
+      release.countDown();
+    }
+  }
+
   // ------------------------------------------------------------------ all three calls
 
   @Test

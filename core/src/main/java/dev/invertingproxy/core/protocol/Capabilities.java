@@ -42,7 +42,7 @@ public final class Capabilities {
     for (String name : names) {
       set.add(name.strip().toLowerCase(Locale.ROOT));
     }
-    return new Capabilities(Set.copyOf(set));
+    return new Capabilities(java.util.Collections.unmodifiableSet(set));
   }
 
   /** Parses the header's value: comma-separated names, blanks ignored; null or blank is none. */

@@ -133,8 +133,9 @@ public final class ProxyClient {
    * @throws ProxyCallException if the proxy answered with another status than 200 or 204
    */
   public Polled next(CancelSignal cancel) throws IOException {
-    ProxyAnswer answer = call(AgentEndpoint.NEXT, null, null, Duration.ZERO, cancel);
+    ProxyAnswer answer = null;
     try {
+      answer = call(AgentEndpoint.NEXT, null, null, Duration.ZERO, cancel);
       int status = answer.status();
       if (status == 404 || status == 405 || status == 501) {
         throw new NotServedException(status, describe(answer, AgentEndpoint.NEXT));
@@ -151,7 +152,9 @@ public final class ProxyClient {
       }
       return new Polled(Optional.of(claimed), capabilities(answer));
     } catch (IOException | RuntimeException e) {
-      closeQuietly(answer);
+      if (answer != null) {
+        closeQuietly(answer);
+      }
       logFailure(AgentEndpoint.NEXT, null, e);
       throw e;
     }
@@ -163,13 +166,15 @@ public final class ProxyClient {
    * @throws ProxyCallException if the proxy answered with a status other than 200
    */
   public Claimed read(String requestId) throws IOException {
-    ProxyAnswer answer =
-        call(AgentEndpoint.REQUEST, requestId, null, Duration.ZERO, new CancelSignal());
+    ProxyAnswer answer = null;
     try {
+      answer = call(AgentEndpoint.REQUEST, requestId, null, Duration.ZERO, new CancelSignal());
       Claimed claimed = claimed(answer, AgentEndpoint.REQUEST, requestId);
       return Objects.requireNonNull(claimed, "a read names its request");
     } catch (IOException | RuntimeException e) {
-      closeQuietly(answer);
+      if (answer != null) {
+        closeQuietly(answer);
+      }
       logFailure(AgentEndpoint.REQUEST, requestId, e);
       throw e;
     }
@@ -254,7 +259,8 @@ public final class ProxyClient {
     if (id.isEmpty() && asked == null) {
       return null;
     }
-    return new Claimed(id.orElse(asked), answer.headers(), answer.body());
+    // A read is answered for the ID it asked for, whatever the answer names.
+    return new Claimed(asked != null ? asked : id.get(), answer.headers(), answer.body());
   }
 
   /** Capabilities of a successful poll answer (an error answer says nothing of the proxy). */

@@ -26,7 +26,10 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * An {@link AgentTransport} on OkHttp 5: the agent's calls to the proxy and its forwarder to the
- * private backend ({@link BackendForwarder}). It moves bytes only; the agent protocol is core's.
+ * private backend ({@link BackendForwarder}). It moves bytes only; the agent protocol is core's,
+ * and so are the headers of each call (credentials from {@link AgentConfig#proxyHeaders()}, the
+ * backend and agent IDs): this transport reads the URLs, time-outs and sizes of its {@link
+ * AgentConfig}, nothing else.
  *
  * <p>Two clients are derived from one base client (sharing its dispatcher):
  *
