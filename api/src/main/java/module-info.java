@@ -8,5 +8,8 @@ module dev.invertingproxy {
 
   exports dev.invertingproxy;
   exports dev.invertingproxy.spi;
+  // Argument checks shared by the builders; not API.
+  exports dev.invertingproxy.internal to
+      dev.invertingproxy.core;
 
 }

@@ -1,5 +1,6 @@
 package dev.invertingproxy;
 
+import dev.invertingproxy.internal.Checks;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Objects;
@@ -257,31 +258,31 @@ public final class AgentConfig {
 
     /** See {@link AgentConfig#pollTimeout()}. */
     public Builder pollTimeout(Duration timeout) {
-      this.pollTimeout = positive(timeout, "pollTimeout");
+      this.pollTimeout = Checks.positive(timeout, "pollTimeout");
       return this;
     }
 
     /** See {@link AgentConfig#maxInFlight()}; 1 to 10,000. */
     public Builder maxInFlight(int max) {
-      this.maxInFlight = inRange(max, 1, 10_000, "maxInFlight");
+      this.maxInFlight = Checks.inRange(max, 1, 10_000, "maxInFlight");
       return this;
     }
 
     /** See {@link AgentConfig#backendIdleTimeout()}. */
     public Builder backendIdleTimeout(Duration timeout) {
-      this.backendIdleTimeout = notNegative(timeout, "backendIdleTimeout");
+      this.backendIdleTimeout = Checks.notNegative(timeout, "backendIdleTimeout");
       return this;
     }
 
     /** See {@link AgentConfig#backendTotalTimeout()}. */
     public Builder backendTotalTimeout(Duration timeout) {
-      this.backendTotalTimeout = notNegative(timeout, "backendTotalTimeout");
+      this.backendTotalTimeout = Checks.notNegative(timeout, "backendTotalTimeout");
       return this;
     }
 
     /** See {@link AgentConfig#backendKeepAlive()}. */
     public Builder backendKeepAlive(Duration keepAlive) {
-      this.backendKeepAlive = notNegative(keepAlive, "backendKeepAlive");
+      this.backendKeepAlive = Checks.notNegative(keepAlive, "backendKeepAlive");
       return this;
     }
 
@@ -299,7 +300,7 @@ public final class AgentConfig {
 
     /** See {@link AgentConfig#drainTimeout()}. */
     public Builder drainTimeout(Duration timeout) {
-      this.drainTimeout = notNegative(timeout, "drainTimeout");
+      this.drainTimeout = Checks.notNegative(timeout, "drainTimeout");
       return this;
     }
 
@@ -311,7 +312,7 @@ public final class AgentConfig {
 
     /** See {@link AgentConfig#maxHeadBytes()}; 1 KiB to 1 MiB. */
     public Builder maxHeadBytes(int bytes) {
-      this.maxHeadBytes = inRange(bytes, 1024, 1024 * 1024, "maxHeadBytes");
+      this.maxHeadBytes = Checks.inRange(bytes, 1024, 1024 * 1024, "maxHeadBytes");
       return this;
     }
 
@@ -328,30 +329,6 @@ public final class AgentConfig {
         throw new IllegalStateException("backendId is required");
       }
       return new AgentConfig(this);
-    }
-
-    private static Duration positive(Duration value, String name) {
-      Objects.requireNonNull(value, name);
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(name + " must be positive, was " + value);
-      }
-      return value;
-    }
-
-    private static Duration notNegative(Duration value, String name) {
-      Objects.requireNonNull(value, name);
-      if (value.isNegative()) {
-        throw new IllegalArgumentException(name + " must not be negative, was " + value);
-      }
-      return value;
-    }
-
-    private static int inRange(int value, int min, int max, String name) {
-      if (value < min || value > max) {
-        throw new IllegalArgumentException(
-            name + " must be " + min + ".." + max + ", was " + value);
-      }
-      return value;
     }
   }
 }

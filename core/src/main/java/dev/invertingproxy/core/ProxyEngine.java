@@ -5,7 +5,7 @@ import dev.invertingproxy.BadRequestException;
 import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.RequestBroker;
 import dev.invertingproxy.UnauthenticatedException;
-import dev.invertingproxy.core.internal.Checks;
+import dev.invertingproxy.internal.Checks;
 import dev.invertingproxy.core.spi.AgentCall;
 import dev.invertingproxy.core.spi.AgentReadSink;
 import dev.invertingproxy.core.spi.Cancellable;

@@ -2,7 +2,7 @@ package dev.invertingproxy.core;
 
 import dev.invertingproxy.BackendRecord;
 import dev.invertingproxy.BackendRegistry;
-import dev.invertingproxy.core.internal.Checks;
+import dev.invertingproxy.internal.Checks;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;

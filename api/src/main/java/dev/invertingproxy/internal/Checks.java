@@ -1,9 +1,12 @@
-package dev.invertingproxy.core.internal;
+package dev.invertingproxy.internal;
 
 import java.time.Duration;
 import java.util.Objects;
 
-/** Argument checks of the builders: each names the parameter and the allowed range. */
+/**
+ * Argument checks of the builders: each names the parameter and the allowed range. Internal: not
+ * part of the API (exported to the project's own modules only).
+ */
 public final class Checks {
   private Checks() {}
 
