@@ -14,9 +14,6 @@ module dev.invertingproxy.core {
   // The codec drives the raw test peers of the conformance kit; it is not public API.
   exports dev.invertingproxy.core.internal.wire to
       dev.invertingproxy.testkit;
-  // The one builder of the proxy's text/plain error answers, written by the servlet transport.
-  exports dev.invertingproxy.core.internal to
-      dev.invertingproxy.transport.servlet;
 
   uses dev.invertingproxy.spi.StorageProvider;
   uses dev.invertingproxy.spi.AgentTransportProvider;

@@ -6,6 +6,7 @@ import dev.invertingproxy.ClientGoneException;
 import dev.invertingproxy.HeadTooLargeException;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.InvertingProxyException;
+import dev.invertingproxy.LimitExceededException;
 import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.NoAgentException;
 import dev.invertingproxy.NotFoundException;
@@ -21,7 +22,6 @@ import dev.invertingproxy.UnsupportedRequestException;
 import dev.invertingproxy.core.internal.HeaderHygiene;
 import dev.invertingproxy.core.internal.ObservedBody;
 import dev.invertingproxy.core.internal.RequestIds;
-import dev.invertingproxy.core.internal.TextResponses;
 import dev.invertingproxy.core.protocol.ProtocolHeaders;
 import dev.invertingproxy.core.spi.Cancellable;
 import java.io.IOException;
@@ -170,7 +170,17 @@ final class ClientRelay {
     try {
       call.start(broker.submit(parked, body, call));
     } catch (InvertingProxyException e) { // a full queue: 503 with Retry-After, by its type
-      respondError(client, e);
+      ErrorAnswer answer = ErrorMapping.answer(e);
+      if (e instanceof LimitExceededException && !answer.headers().contains("Retry-After")) {
+        // A storage's limit of its own (the deprecated status-taking constructor): the queue
+        // drains as agents read, so come back soon, whatever status it chose.
+        answer =
+            new ErrorAnswer(
+                answer.status(),
+                answer.reason(),
+                answer.headers().toBuilder().add("Retry-After", "1").build());
+      }
+      respond(client, answer);
       return Cancellable.NONE;
     }
     LOGGER.log(
@@ -401,9 +411,8 @@ final class ClientRelay {
   /** Answers a client with a short text/plain error; failures to write are logged only. */
   private static void respond(ObservedClient client, ErrorAnswer answer) {
     client.reason(answer.reason());
-    TextResponses.TextResponse error = TextResponses.of(answer);
     try {
-      client.respond(error.head(), error.body());
+      client.respond(answer.head(), answer.body());
     } catch (IOException | RuntimeException e) {
       LOGGER.log(Level.DEBUG, () -> "could not send " + answer.status() + " to the client: " + e);
     }

@@ -5,7 +5,6 @@ import dev.invertingproxy.MessageBody;
 import dev.invertingproxy.RequestHead;
 import dev.invertingproxy.ResponseHead;
 import dev.invertingproxy.core.internal.HeaderHygiene;
-import dev.invertingproxy.core.internal.TextResponses;
 import dev.invertingproxy.core.internal.wire.HttpMessageReader;
 import dev.invertingproxy.core.internal.wire.HttpMessageWriter;
 import dev.invertingproxy.core.protocol.ProtocolHeaders;
@@ -154,7 +153,7 @@ final class RequestRelay {
   /** Answers for a backend that could not answer (502, 504), with the reason in the body. */
   private static void writeError(OutputStream out, String method, int status, String reason)
       throws IOException {
-    TextResponses.TextResponse error = TextResponses.of(status, reason, Headers.empty());
+    ErrorAnswer error = new ErrorAnswer(status, reason, Headers.empty());
     HttpMessageWriter.writeResponse(out, error.head(), error.body(), method);
   }
 }

@@ -47,8 +47,39 @@ class ProxyEngineTest {
     }
   }
 
+  @Test
+  @DisplayName("a storage's own limit (0.1 style, any status) is answered with Retry-After: 1")
+  @SuppressWarnings("deprecation")
+  void legacyStorageLimitGetsRetryAfter() {
+    List<ResponseHead> heads = new java.util.concurrent.CopyOnWriteArrayList<>();
+    InstantStorage limited =
+        new InstantStorage() {
+          @Override
+          public PendingExchange submit(
+              ParkedRequest request, MessageBody body, ResponseListener listener) {
+            throw new dev.invertingproxy.LimitExceededException(429, "too many for this backend");
+          }
+        };
+    try (ProxyEngine engine =
+        ProxyEngine.builder()
+            .storage(limited)
+            .backend("b1")
+            .agentAuthenticator(AgentAuthenticator.anonymous())
+            .build()) {
+      engine.handle(new Client(new AtomicInteger(), heads));
+    }
+    assertThat(heads).singleElement().satisfies(head -> {
+      assertThat(head.status()).isEqualTo(429);
+      assertThat(head.headers().all("Retry-After")).containsExactly("1");
+    });
+  }
+
   /** A client whose response is counted. */
-  private record Client(AtomicInteger answered) implements ClientExchange {
+  private record Client(AtomicInteger answered, List<ResponseHead> heads) implements ClientExchange {
+    Client(AtomicInteger answered) {
+      this(answered, new java.util.concurrent.CopyOnWriteArrayList<>());
+    }
+
     @Override
     public RequestHead head() {
       return new RequestHead("GET", "/", "HTTP/1.1", Headers.of("Host", "public.example"));
@@ -76,12 +107,13 @@ class ProxyEngineTest {
 
     @Override
     public void respond(ResponseHead head, MessageBody body) {
+      heads.add(head);
       answered.incrementAndGet();
     }
   }
 
   /** Answers every request inside submit, as a very quick agent on another thread could. */
-  private static final class InstantStorage implements Storage, RequestBroker, BackendRegistry {
+  private static class InstantStorage implements Storage, RequestBroker, BackendRegistry {
     @Override
     public PendingExchange submit(ParkedRequest request, MessageBody body, ResponseListener listener) {
       try {

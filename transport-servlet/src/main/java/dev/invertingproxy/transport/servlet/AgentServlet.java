@@ -75,21 +75,21 @@ public class AgentServlet extends HttpServlet {
       Optional<AgentEndpoint> endpoint = AgentEndpoint.matching(path);
       if (endpoint.isEmpty()) {
         throw new NotFoundException("no agent endpoint at " + path);
-      } else if (requireMethod(endpoint.get().method(), method, response)) {
-        switch (endpoint.get()) {
-          case PENDING -> longPoll(request, response, engine.pending(call(request)));
-          case CANCELLED -> longPoll(request, response, engine.cancelled(call(request)));
-          case NEXT -> next(request, response, engine.next(call(request)));
-          case REQUEST -> read(request, response);
-          case LEAVE -> {
-            engine.leave(call(request));
-            response.setStatus(204);
-          }
-          case RESPONSE -> {
-            engine.postResponse(call(request), request.getInputStream());
-            response.setStatus(200);
-            response.setContentLength(0);
-          }
+      }
+      requireMethod(endpoint.get().method(), method);
+      switch (endpoint.get()) {
+        case PENDING -> longPoll(request, response, engine.pending(call(request)));
+        case CANCELLED -> longPoll(request, response, engine.cancelled(call(request)));
+        case NEXT -> next(request, response, engine.next(call(request)));
+        case REQUEST -> read(request, response);
+        case LEAVE -> {
+          engine.leave(call(request));
+          response.setStatus(204);
+        }
+        case RESPONSE -> {
+          engine.postResponse(call(request), request.getInputStream());
+          response.setStatus(200);
+          response.setContentLength(0);
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -252,12 +252,10 @@ public class AgentServlet extends HttpServlet {
         ContainerSupport.of(request).requestHeaders(request), request.getRemoteAddr());
   }
 
-  /** Returns true if {@code method} is the one expected; else throws (405, with {@code Allow}). */
-  private static boolean requireMethod(String expected, String method, HttpServletResponse response)
-      throws IOException {
-    if (expected.equals(method)) {
-      return true;
+  /** Throws unless {@code method} is the one expected (405, with {@code Allow}). */
+  private static void requireMethod(String expected, String method) {
+    if (!expected.equals(method)) {
+      throw new MethodNotAllowedException(expected, "use " + expected + " here, not " + method);
     }
-    throw new MethodNotAllowedException(expected, "use " + expected + " here, not " + method);
   }
 }

@@ -4,15 +4,15 @@ import dev.invertingproxy.Header;
 import dev.invertingproxy.Headers;
 import dev.invertingproxy.core.ErrorAnswer;
 import dev.invertingproxy.core.ErrorMapping;
-import dev.invertingproxy.core.internal.TextResponses;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.io.InputStream;
 
 /**
  * The one writer of the proxy's own error answers on a servlet response (agent, admin and client
- * endpoints): it writes what {@link TextResponses} builds, for the status, reason and headers
- * {@link ErrorMapping#answer} gives a failure.
+ * endpoints): it writes the text/plain answer {@link ErrorAnswer} makes ({@link ErrorAnswer#head},
+ * {@link ErrorAnswer#body}), for the status, reason and headers {@link ErrorMapping#answer} gives
+ * a failure.
  */
 final class PlainAnswers {
   private PlainAnswers() {}
@@ -30,15 +30,14 @@ final class PlainAnswers {
     write(response, new ErrorAnswer(status, reason, Headers.empty()));
   }
 
-  /** Writes {@code answer} as the text/plain answer {@link TextResponses} builds for it. */
+  /** Writes {@code answer} as its text/plain answer. */
   static void write(HttpServletResponse response, ErrorAnswer answer) throws IOException {
     if (response.isCommitted()) {
       return; // too late for a status; the stream is cut instead
     }
     response.reset();
-    TextResponses.TextResponse text = TextResponses.of(answer);
-    response.setStatus(text.head().status());
-    for (Header field : text.head().headers().fields()) {
+    response.setStatus(answer.status());
+    for (Header field : answer.head().headers().fields()) {
       if (field.is("Content-Type")) {
         response.setContentType(field.value());
       } else if (field.is("Content-Length")) {
@@ -47,7 +46,7 @@ final class PlainAnswers {
         response.addHeader(field.name(), field.value());
       }
     }
-    try (InputStream body = text.body().stream()) {
+    try (InputStream body = answer.body().stream()) {
       body.transferTo(response.getOutputStream());
     }
   }

@@ -6,8 +6,8 @@ import dev.invertingproxy.Header;
 import dev.invertingproxy.MethodNotAllowedException;
 import dev.invertingproxy.QueueFullException;
 import dev.invertingproxy.UnauthenticatedException;
+import dev.invertingproxy.core.ErrorAnswer;
 import dev.invertingproxy.core.ErrorMapping;
-import dev.invertingproxy.core.internal.TextResponses;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletResponse;
@@ -75,7 +75,7 @@ class PlainAnswersTest {
   }
 
   @Test
-  void writesWhatTextResponsesBuildsForTheMappedAnswer() throws IOException {
+  void writesTheTextAnswerOfTheMappedFailure() throws IOException {
     for (Throwable failure :
         List.of(
             new UnauthenticatedException("agent credential missing"),
@@ -88,7 +88,7 @@ class PlainAnswersTest {
 
       PlainAnswers.error(response, failure);
 
-      TextResponses.TextResponse expected = TextResponses.of(ErrorMapping.answer(failure));
+      ErrorAnswer expected = ErrorMapping.answer(failure);
       assertThat(recorded.status).isEqualTo(expected.head().status());
       assertThat(recorded.headers).isEqualTo(expected.head().headers().fields());
       assertThat(recorded.body.toByteArray()).isEqualTo(expected.body().stream().readAllBytes());
